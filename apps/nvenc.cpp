@@ -1,0 +1,186 @@
+// nvenc: fit a neural representation of a video and write it as a .nvc file.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "apps/app_common.h"
+#include "bitstream/nvc_file.h"
+#include "codec/device.h"
+#include "codec/encode.h"
+#include "codec/model_io.h"
+#include "codec/video/video_io.h"
+
+namespace {
+
+using namespace nvc;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
+  std::string input_format = "auto";
+  double bpp = 0;
+  int64_t frames = -1, seek = 0, params = 0;
+  int epochs = 0, batch = 1, threads = 0;
+  double lr = 2e-3;
+  bool quiet = false, no_progress = false;
+};
+
+std::string fmt_db(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", v);
+  return b;
+}
+
+int run(const Args& a) {
+  const auto t0 = Clock::now();
+  auto info = [&](const std::string& s) {
+    if (!a.quiet) std::fprintf(stderr, "nvenc: %s\n", s.c_str());
+  };
+  if (a.model != "tnerv") throw std::invalid_argument("--model " + a.model + " is not available yet (tnerv only)");
+  if (a.threads > 0) torch::set_num_threads(a.threads);
+
+  video::ReaderOptions ro;
+  ro.seek = a.seek;
+  ro.max_frames = a.frames;
+  ro.format = a.input_format;
+  if (!a.input_res.empty()) app::parse_resolution(a.input_res, ro.input_width, ro.input_height);
+  if (!a.fps.empty()) app::parse_rate(a.fps, ro.fps_num, ro.fps_den);
+  video::VideoFormat fmt;
+  std::vector<video::Frame> frames = video::read_all(a.input, ro, &fmt);
+  for (const auto& n : fmt.notes) info(a.input + ": " + n);
+  if (frames.empty()) throw std::runtime_error(a.input + ": no frames to encode");
+  const int W = frames[0].width, H = frames[0].height, T = int(frames.size());
+  {
+    std::ostringstream s;
+    s << a.input << ": " << W << "x" << H << ", " << T << " frames at " << fmt.fps_num << "/" << fmt.fps_den
+      << " fps, " << (fmt.full_range ? "full" : "limited") << " range, matrix " << fmt.matrix;
+    info(s.str());
+  }
+  const torch::Device device = resolve_device(a.device);
+  info("fitting on " + describe_device(device) + ", preset " + a.preset);
+
+  EncodeOptions eo;
+  eo.bpp = a.bpp;
+  eo.preset = a.preset;
+  eo.device = device;
+  eo.params = a.params;
+  eo.epochs = a.epochs;
+  eo.batch = a.batch;
+  eo.lr = a.lr;
+  eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset;
+  eo.log = info;
+  app::ProgressLine progress(!a.quiet && !a.no_progress);
+  eo.on_progress = [&](const FitProgress& p) {
+    char b[256];
+    std::snprintf(b, sizeof b, "[%5.1f%%] step %lld/%lld, epoch %d/%d, PSNR-RGB %.2f dB, %.2f it/s, eta %s",
+                  100.0 * double(p.step) / double(p.total_steps), (long long)p.step, (long long)p.total_steps, p.epoch,
+                  p.epochs, p.psnr, p.steps_per_s, app::format_duration(p.eta_s).c_str());
+    progress.update(double(p.step) / double(p.total_steps), b);
+  };
+  eo.should_stop = [] { return app::stop_requested(); };
+  EncodeResult r = encode_tnerv(frames, fmt, eo);
+  progress.finish();
+  if (app::abort_requested()) throw std::runtime_error("interrupted; no output written");
+  if (r.fit.stopped_early) info("interrupted: fitting stopped early, writing what was learnt (Ctrl-C again to abort)");
+
+  // Verify through the real decode path: parse the bytes and decode every frame, as nvdec will.
+  bitstream::NvcFile parsed = bitstream::parse(r.bytes.data(), r.bytes.size());
+  FrameDecoder decoder(parsed, device);
+  video::MetricsAccumulator acc;
+  std::unique_ptr<video::FrameWriter> recon;
+  if (!a.recon.empty()) recon = video::open_writer(a.recon, fmt, video::WriterOptions{});
+  decoder.decode(0, T, [&](int i, const video::Frame& f) {
+    acc.add(video::frame_metrics(frames[size_t(i)], f, fmt.matrix, fmt.full_range));
+    if (recon) recon->write(f);
+    return !app::abort_requested();
+  });
+  if (app::abort_requested()) throw std::runtime_error("interrupted; no output written");
+  if (recon) recon->close();
+  app::write_file_atomically(a.output, r.bytes);
+
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double bpp = 8.0 * double(r.bytes.size()) / (double(W) * H * T);
+  const video::QualityMetrics m = acc.mean();
+  if (!a.quiet) {
+    std::fprintf(stderr,
+                 "nvenc: %s: %zu bytes, %.4f bpp (target %.4f), PSNR-YUV %s dB (Y %s, U %s, V %s), PSNR-RGB %s dB, "
+                 "MS-SSIM %.4f, %d frames %dx%d in %s (fit %.1f s, %lld steps)\n",
+                 a.output.c_str(), r.bytes.size(), bpp, a.bpp, fmt_db(m.psnr_yuv).c_str(), fmt_db(m.psnr_y).c_str(),
+                 fmt_db(m.psnr_u).c_str(), fmt_db(m.psnr_v).c_str(), fmt_db(m.psnr_rgb).c_str(), m.ms_ssim, T, W, H,
+                 app::format_duration(seconds).c_str(), r.fit.seconds, (long long)r.fit.steps);
+    std::fprintf(stderr, "nvenc: bytes: decoder %llu, embeddings %llu, headers %llu; weights %.2f bits, embeddings %.2f bits\n",
+                 (unsigned long long)r.split.component[0], (unsigned long long)r.split.component[2],
+                 (unsigned long long)r.split.headers, r.weight_bits, r.embedding_bits);
+  }
+  if (!a.stats.empty()) {
+    app::JsonObject comps;
+    comps.integer("decoder", int64_t(r.split.component[0]))
+        .integer("grids", int64_t(r.split.component[1]))
+        .integer("embeddings", int64_t(r.split.component[2]))
+        .integer("headers", int64_t(r.split.headers + r.split.component[3]));
+    app::JsonObject j;
+    j.str("input", a.input).str("output", a.output).str("model", "tnerv").str("preset", a.preset)
+        .str("device", describe_device(device))
+        .integer("width", W).integer("height", H).integer("frames", T)
+        .integer("bytes", int64_t(r.bytes.size())).num("bpp", bpp).num("target_bpp", a.bpp)
+        .obj("components", comps)
+        .num("psnr_y", m.psnr_y).num("psnr_u", m.psnr_u).num("psnr_v", m.psnr_v).num("psnr_yuv", m.psnr_yuv)
+        .num("psnr_rgb", m.psnr_rgb).num("ms_ssim", m.ms_ssim)
+        .integer("params", r.config.stored_params()).num("weight_bits", r.weight_bits)
+        .num("embedding_bits", r.embedding_bits).integer("fit_steps", r.fit.steps)
+        .num("fit_seconds", r.fit.seconds).num("seconds", seconds)
+        .integer("interrupted", r.fit.stopped_early ? 1 : 0);
+    const std::string text = j.dump() + "\n";
+    app::write_file_atomically(a.stats, std::vector<uint8_t>(text.begin(), text.end()));
+  }
+  return app::kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  CLI::App app{"nvenc: fit a neural representation of a video and write it as a .nvc file", "nvenc"};
+  app.set_version_flag("--version", std::string("nvenc ") + NVC_VERSION);
+  app.add_option("input", a.input, "Input video: .y4m, raw .yuv (4:2:0), '-' for stdin, or any FFmpeg container")
+      ->required();
+  app.add_option("-o,--output", a.output, "Output .nvc file")->required();
+  app.add_option("--bpp", a.bpp, "Target bits per pixel of the whole file (headers included)")
+      ->required()->check(CLI::Range(1e-4, 64.0));
+  app.add_option("--preset", a.preset, "fast | medium | slow (fitting epochs)")
+      ->check(CLI::IsMember({"fast", "medium", "slow"}));
+  app.add_option("--model", a.model, "Model family")->check(CLI::IsMember({"tnerv", "nvp"}));
+  app.add_option("--device", a.device, "auto | cpu | cuda | cuda:N");
+  app.add_option("--frames", a.frames, "Encode at most N frames")->check(CLI::Range(int64_t(1), int64_t(1000000)));
+  app.add_option("--seek", a.seek, "Skip the first N frames")->check(CLI::Range(int64_t(0), int64_t(100000000)));
+  app.add_option("--input-res", a.input_res, "Raw YUV size WxH (default: from the file name)");
+  app.add_option("--fps", a.fps, "Frame rate, e.g. 25, 30000/1001 (raw input; overrides the container)");
+  app.add_option("--demuxer", a.input_format, "auto | y4m | yuv | ffmpeg")
+      ->check(CLI::IsMember({"auto", "y4m", "yuv", "ffmpeg"}));
+  app.add_option("--stats", a.stats, "Write the summary as JSON to this file");
+  app.add_option("--recon", a.recon, "Also write the decoded result (what nvdec will output) to this file");
+  app.add_option("--params", a.params, "Expert: stored parameter count instead of the one derived from --bpp")
+      ->check(CLI::Range(int64_t(500), int64_t(1) << 32));
+  app.add_option("--epochs", a.epochs, "Expert: fitting epochs instead of the preset's")->check(CLI::Range(1, 100000));
+  app.add_option("--batch", a.batch, "Frames per fitting step")->check(CLI::Range(1, 256));
+  app.add_option("--lr", a.lr, "Peak learning rate")->check(CLI::Range(1e-6, 1.0));
+  app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_flag("--no-progress", a.no_progress, "No progress line");
+  app.add_flag("-q,--quiet", a.quiet, "Print nothing but errors");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return nvc::app::handle_parse_error(app, e);
+  }
+  nvc::app::install_interrupt_handlers();
+  try {
+    return run(a);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "nvenc: error: %s\n", e.what());
+    return nvc::app::kUsageError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nvenc: error: %s\n", e.what());
+    return nvc::app::kRuntimeError;
+  }
+}

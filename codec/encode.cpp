@@ -1,0 +1,136 @@
+#include "codec/encode.h"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "codec/quantize.h"
+#include "codec/tnerv_encoder.h"
+
+namespace nvc {
+
+namespace bs = bitstream;
+
+Preset preset_by_name(const std::string& name) {
+  if (name == "fast") return {"fast", 60, false};
+  if (name == "medium") return {"medium", 150, true};
+  if (name == "slow") return {"slow", 300, true};
+  throw std::invalid_argument("unknown preset '" + name + "' (expected fast, medium or slow)");
+}
+
+bs::SequenceHeader sequence_header_of(const video::VideoFormat& fmt, int frames) {
+  bs::SequenceHeader s;
+  s.width = uint32_t(fmt.width);
+  s.height = uint32_t(fmt.height);
+  s.fps_num = uint32_t(fmt.fps_num);
+  s.fps_den = uint32_t(fmt.fps_den);
+  s.frame_count = uint32_t(frames);
+  s.full_range = fmt.full_range ? 1 : 0;
+  s.matrix = uint8_t(fmt.matrix);
+  return s;
+}
+
+torch::Tensor frames_to_rgb_tensor(const std::vector<video::Frame>& frames, int matrix, bool full_range) {
+  if (frames.empty()) throw std::invalid_argument("no frames");
+  const int W = frames[0].width, H = frames[0].height;
+  torch::Tensor t = torch::empty({int64_t(frames.size()), 3, H, W}, torch::kFloat32);
+  for (size_t i = 0; i < frames.size(); ++i) video::frame_to_rgb(frames[i], matrix, full_range, t[int64_t(i)].data_ptr<float>());
+  return t;
+}
+
+bs::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torch::Tensor& embeddings,
+                       const bs::SequenceHeader& seq, double weight_bits, double embedding_bits,
+                       const std::string& encoder_info) {
+  bs::NvcFile f;
+  f.seq = seq;
+  f.model = cfg.to_description();
+  f.encoder_info = encoder_info;
+  torch::NoGradGuard no_grad;
+  for (auto& p : decoder->named_parameters(true)) {
+    const torch::Tensor& t = p.value();
+    // Biases get two more bits than weights: they are few and shift whole feature maps.
+    const bool is_bias = t.dim() == 1;
+    f.tensors.push_back(quantize_symmetric(t, is_bias ? weight_bits + 2 : weight_bits, bs::Component::Decoder,
+                                           /*per_channel=*/!is_bias));
+  }
+  f.tensors.push_back(quantize_asymmetric(embeddings, embedding_bits, /*axis=*/1, bs::Component::Embeddings));
+  return f;
+}
+
+EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::VideoFormat& fmt,
+                          const EncodeOptions& opt) {
+  if (frames.empty()) throw std::invalid_argument("the input has no frames");
+  if (!(opt.bpp > 0) || opt.bpp > 64) throw std::invalid_argument("--bpp must be in (0, 64]");
+  const int W = frames[0].width, H = frames[0].height, T = int(frames.size());
+  const Preset preset = preset_by_name(opt.preset);
+  auto log = [&](const std::string& s) {
+    if (opt.log) opt.log(s);
+  };
+
+  EncodeResult r;
+  r.target_bytes = opt.bpp * double(W) * double(H) * double(T) / 8.0;
+  // Headers, model description and per-channel scales: roughly fixed, measured on packed files.
+  const double overhead_bytes = 160.0;
+  int64_t budget = opt.params;
+  if (budget <= 0) budget = int64_t((r.target_bytes - overhead_bytes) * 8.0 / kAssumedBitsPerParam);
+  if (budget < 500) {
+    std::ostringstream m;
+    m << "--bpp " << opt.bpp << " gives " << int64_t(r.target_bytes) << " bytes for " << T << " frames of " << W
+      << "x" << H << ": too few for any model (raise --bpp or use more frames)";
+    throw std::invalid_argument(m.str());
+  }
+  r.config = auto_config(W, H, T, budget);
+  if (!preset.full_encoder) {
+    r.config.enc_blocks = {1, 1, 1, 1, 1};
+    r.config.enc_channels = {64, 64, 64, 64};
+  }
+  log(r.config.summary());
+
+  TNervDecoder decoder(r.config);
+  TNervEncoder encoder(r.config);
+  FitOptions fo;
+  fo.epochs = opt.epochs > 0 ? opt.epochs : preset.epochs;
+  fo.batch = opt.batch;
+  fo.lr = opt.lr;
+  fo.device = opt.device;
+  fo.seed = opt.seed;
+  fo.on_progress = opt.on_progress;
+  fo.should_stop = opt.should_stop;
+  r.fit = fit_tnerv(decoder, encoder, frames_to_rgb_tensor(frames, fmt.matrix, fmt.full_range), fo);
+  decoder->to(torch::kCPU);
+
+  // Rate control: the largest precision whose file fits the budget (size grows monotonically with precision).
+  const bs::SequenceHeader seq = sequence_header_of(fmt, T);
+  auto try_bits = [&](double wb, bs::ByteSplit* split) {
+    const double eb = std::max(2.0, wb - 1.0);  // embeddings one bit coarser, as HNeRV's 6-bit vs 8-bit
+    return bs::serialize(pack_tnerv(r.config, decoder, r.fit.embeddings, seq, wb, eb, opt.encoder_info), split);
+  };
+  double lo = 2.0, hi = 12.0;
+  std::vector<uint8_t> best = try_bits(lo, &r.split);
+  double best_bits = lo;
+  if (double(best.size()) > r.target_bytes) {
+    std::ostringstream m;
+    m << "cannot reach " << opt.bpp << " bpp: even the coarsest quantization gives " << best.size() << " bytes (target "
+      << int64_t(r.target_bytes) << ")";
+    throw std::runtime_error(m.str());
+  }
+  for (int it = 0; it < 14 && hi - lo > 0.01; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    bs::ByteSplit split;
+    std::vector<uint8_t> bytes = try_bits(mid, &split);
+    if (double(bytes.size()) <= r.target_bytes) {
+      lo = mid;
+      best = std::move(bytes);
+      best_bits = mid;
+      r.split = split;
+    } else {
+      hi = mid;
+    }
+  }
+  r.weight_bits = best_bits;
+  r.embedding_bits = std::max(2.0, best_bits - 1.0);
+  r.bytes = std::move(best);
+  return r;
+}
+
+}  // namespace nvc

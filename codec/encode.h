@@ -1,0 +1,61 @@
+// nvenc's engine: frames -> sized model -> fit -> quantize at the precision that meets the bit budget -> .nvc bytes.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bitstream/nvc_file.h"
+#include "codec/fit.h"
+#include "codec/tnerv_config.h"
+#include "codec/video/video_io.h"
+
+namespace nvc {
+
+struct Preset {
+  std::string name;
+  int epochs;
+  bool full_encoder;  // ConvNeXt (3,3,9,6,3) vs HNeRV's tiny one-block-per-stage encoder
+};
+// fast | medium | slow; throws std::invalid_argument for anything else.
+Preset preset_by_name(const std::string& name);
+
+struct EncodeOptions {
+  double bpp = 0.1;              // target: 8 * file bytes = bpp * W * H * frames (headers included)
+  std::string preset = "medium";
+  torch::Device device = torch::kCPU;
+  int64_t params = 0;            // expert override of the stored parameter count (0 = from --bpp)
+  int epochs = 0;                // expert override of the preset's epochs
+  int batch = 1;
+  double lr = 2e-3;
+  uint64_t seed = 1;
+  std::string encoder_info;      // written into the file's non-critical 'info' section
+  std::function<void(const FitProgress&)> on_progress;
+  std::function<bool()> should_stop;
+  std::function<void(const std::string&)> log;  // informational lines (stderr in nvenc)
+};
+
+struct EncodeResult {
+  std::vector<uint8_t> bytes;    // the complete .nvc file
+  bitstream::ByteSplit split;
+  TNervConfig config;
+  FitResult fit;
+  double target_bytes = 0;
+  double weight_bits = 0, embedding_bits = 0;  // precision chosen by rate control
+};
+
+// Average coded bits per stored parameter assumed when sizing the model (measured on fitted models at the
+// default precision; rate control then adjusts the quantization precision to the exact budget).
+constexpr double kAssumedBitsPerParam = 6.5;
+
+EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::VideoFormat& fmt,
+                          const EncodeOptions& opt);
+
+// Packs a fitted model at a given precision (used by rate control and tests).
+bitstream::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torch::Tensor& embeddings,
+                              const bitstream::SequenceHeader& seq, double weight_bits, double embedding_bits,
+                              const std::string& encoder_info);
+
+bitstream::SequenceHeader sequence_header_of(const video::VideoFormat& fmt, int frames);
+torch::Tensor frames_to_rgb_tensor(const std::vector<video::Frame>& frames, int matrix, bool full_range);
+
+}  // namespace nvc

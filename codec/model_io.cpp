@@ -1,0 +1,105 @@
+#include "codec/model_io.h"
+
+#include <sstream>
+
+namespace nvc {
+
+namespace bs = bitstream;
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream o;
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? "x" : "") << s[i];
+  return o.str();
+}
+
+torch::Tensor record_to_tensor(const bs::TensorRecord& rec, size_t index, const std::vector<int64_t>& expect,
+                               const std::string& name) {
+  std::vector<int64_t> shape(rec.shape.begin(), rec.shape.end());
+  if (shape != expect) {
+    throw bs::FormatError("tensor #" + std::to_string(index) + " ('" + name + "') has shape " + shape_str(shape) +
+                          ", the model needs " + shape_str(expect));
+  }
+  std::vector<float> values = bs::dequantize(rec, index);
+  return torch::from_blob(values.data(), expect, torch::kFloat32).clone();
+}
+
+}  // namespace
+
+video::VideoFormat video_format_of(const bs::SequenceHeader& seq) {
+  video::VideoFormat f;
+  f.width = int(seq.width);
+  f.height = int(seq.height);
+  f.fps_num = int(seq.fps_num);
+  f.fps_den = int(seq.fps_den);
+  f.full_range = seq.full_range != 0;
+  f.matrix = seq.matrix;
+  f.frame_count = seq.frame_count;
+  return f;
+}
+
+LoadedTNerv load_tnerv(const bs::NvcFile& file, const torch::Device& device) {
+  LoadedTNerv m;
+  m.cfg = TNervConfig::from_description(file.model, file.seq);
+  m.decoder = TNervDecoder(m.cfg);
+  auto params = m.decoder->named_parameters(/*recurse=*/true);
+  const size_t needed = params.size() + 1;
+  if (file.tensors.size() != needed) {
+    throw bs::FormatError("the T-NeRV model needs " + std::to_string(needed) + " tensors, the file has " +
+                          std::to_string(file.tensors.size()));
+  }
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& p : params) {
+    torch::Tensor t = record_to_tensor(file.tensors[i], i, p.value().sizes().vec(), p.key());
+    p.value().copy_(t);
+    ++i;
+  }
+  m.embeddings = record_to_tensor(file.tensors[i], i,
+                                  {m.cfg.frames, m.cfg.emb_channels, m.cfg.emb_h, m.cfg.emb_w}, "embeddings");
+  m.decoder->to(device);
+  m.decoder->eval();
+  m.embeddings = m.embeddings.to(device);
+  return m;
+}
+
+std::vector<video::Frame> rgb_batch_to_frames(const torch::Tensor& rgb, int width, int height, int matrix,
+                                              bool full_range) {
+  torch::Tensor crop = rgb.index({torch::indexing::Slice(), torch::indexing::Slice(),
+                                  torch::indexing::Slice(0, height), torch::indexing::Slice(0, width)})
+                           .to(torch::kCPU, torch::kFloat32)
+                           .contiguous();
+  std::vector<video::Frame> out;
+  out.reserve(size_t(crop.size(0)));
+  for (int64_t b = 0; b < crop.size(0); ++b)
+    out.push_back(video::rgb_to_frame(crop[b].data_ptr<float>(), width, height, matrix, full_range));
+  return out;
+}
+
+FrameDecoder::FrameDecoder(const bs::NvcFile& file, const torch::Device& device, int batch)
+    : model_(load_tnerv(file, device)),
+      device_(device),
+      batch_(batch > 0 ? batch : (device.is_cuda() ? 8 : 2)),
+      matrix_(file.seq.matrix),
+      full_range_(file.seq.full_range != 0) {}
+
+void FrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
+  torch::NoGradGuard no_grad;
+  const int frames = model_.cfg.frames;
+  if (first < 0 || count < 0 || first > frames || count > frames - first)
+    throw std::out_of_range("frame range [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                            ") is outside the stream's " + std::to_string(frames) + " frames");
+  for (int start = first; start < first + count; start += batch_) {
+    const int n = std::min(batch_, first + count - start);
+    torch::Tensor emb = model_.embeddings.narrow(0, start, n);
+    torch::Tensor tau = torch::arange(start, start + n, torch::TensorOptions().dtype(torch::kFloat32).device(device_)) /
+                        float(std::max(1, frames - 1));
+    torch::Tensor rgb = model_.decoder->forward(emb, tau);
+    auto batch = rgb_batch_to_frames(rgb, model_.cfg.width, model_.cfg.height, matrix_, full_range_);
+    for (int k = 0; k < n; ++k)
+      if (!sink(start + k, batch[size_t(k)])) return;
+  }
+}
+
+}  // namespace nvc

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Demo: encode and decode a real camera clip and print bpp, PSNR and time.
+# The clip is the small movie shipped in Debian's python3-hug-doc (MIT; a Lego model, 560x320, 30 fps), fetched
+# with apt-get download + dpkg-deb -x into a cache folder (no root needed for this step).
+# Environment: NVC_BUILD_DIR, NVC_DEMO_BPP (default 0.05), NVC_DEMO_FRAMES (default 24), NVC_DEMO_PRESET (fast).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${NVC_BUILD_DIR:-$ROOT/build}
+CACHE=${NVC_CACHE:-$HOME/.cache/nvc}
+OUT=${NVC_DEMO_OUT:-$ROOT/out/demo}
+BPP=${NVC_DEMO_BPP:-0.05}
+FRAMES=${NVC_DEMO_FRAMES:-24}
+PRESET=${NVC_DEMO_PRESET:-fast}
+mkdir -p "$CACHE/clips" "$OUT"
+
+CLIP="$CACHE/clips/hug-doc/usr/share/doc/python3-hug-doc/examples/streaming_movie_server/movie.mp4"
+if [ ! -f "$CLIP" ]; then
+  echo "== fetching the demo clip (Debian package python3-hug-doc)" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download python3-hug-doc >/dev/null)
+  dpkg-deb -x "$tmp"/python3-hug-doc_*.deb "$CACHE/clips/hug-doc"
+  rm -rf "$tmp"
+fi
+[ -f "$CLIP" ] || { echo "demo: $CLIP not found in python3-hug-doc" >&2; exit 1; }
+
+echo "== nvenc: $FRAMES frames of $(basename "$CLIP") at $BPP bpp, preset $PRESET" >&2
+start=$(date +%s.%N)
+"$BUILD/apps/nvenc" "$CLIP" -o "$OUT/demo.nvc" --bpp "$BPP" --frames "$FRAMES" --preset "$PRESET" \
+  --stats "$OUT/demo.json"
+mid=$(date +%s.%N)
+echo "== nvdec: decoding to $OUT/demo.y4m and measuring against the source" >&2
+"$BUILD/apps/nvdec" "$OUT/demo.nvc" -o "$OUT/demo.y4m" --ref "$CLIP"
+end=$(date +%s.%N)
+"$BUILD/apps/nvdec" "$OUT/demo.nvc" --info
+awk -v a="$start" -v b="$mid" -v c="$end" 'BEGIN { printf "time: encode %.1f s, decode %.1f s\n", b - a, c - b }'
+echo "play it: $BUILD/apps/nvdec $OUT/demo.nvc -o - | ffplay -"
