@@ -2,6 +2,12 @@
 
 #include <sstream>
 
+#ifdef NVC_HAVE_CUDA
+#include <c10/cuda/CUDAStream.h>
+
+#include "codec/cuda/color_convert.h"
+#endif
+
 namespace nvc {
 
 namespace bs = bitstream;
@@ -66,6 +72,30 @@ LoadedTNerv load_tnerv(const bs::NvcFile& file, const torch::Device& device) {
 
 std::vector<video::Frame> rgb_batch_to_frames(const torch::Tensor& rgb, int width, int height, int matrix,
                                               bool full_range) {
+#ifdef NVC_HAVE_CUDA
+  if (rgb.is_cuda()) {
+    // Convert on the GPU and bring back only the 4:2:0 bytes (bit-identical to the CPU conversion).
+    torch::Tensor in = rgb.to(torch::kFloat32).contiguous();
+    const int64_t B = in.size(0), frame_bytes = int64_t(width) * height * 3 / 2;
+    torch::Tensor out = torch::empty({B, frame_bytes}, in.options().dtype(torch::kUInt8));
+    cuda::launch_rgb_to_yuv420(in.data_ptr<float>(), int(B), int(in.size(2)), int(in.size(3)), width, height,
+                               cuda::yuv_coefficients(matrix, full_range), out.data_ptr<uint8_t>(),
+                               c10::cuda::getCurrentCUDAStream(in.device().index()).stream());
+    torch::Tensor host = out.to(torch::kCPU);
+    std::vector<video::Frame> frames(size_t(B));
+    const size_t ys = size_t(width) * height, cs = ys / 4;
+    for (int64_t b = 0; b < B; ++b) {
+      const uint8_t* p = host[b].data_ptr<uint8_t>();
+      video::Frame& f = frames[size_t(b)];
+      f.width = width;
+      f.height = height;
+      f.y.assign(p, p + ys);
+      f.u.assign(p + ys, p + ys + cs);
+      f.v.assign(p + ys + cs, p + ys + 2 * cs);
+    }
+    return frames;
+  }
+#endif
   torch::Tensor crop = rgb.index({torch::indexing::Slice(), torch::indexing::Slice(),
                                   torch::indexing::Slice(0, height), torch::indexing::Slice(0, width)})
                            .to(torch::kCPU, torch::kFloat32)

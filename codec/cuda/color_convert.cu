@@ -1,0 +1,62 @@
+#include "codec/cuda/color_convert.h"
+
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace nvc::cuda {
+
+namespace {
+
+__device__ __forceinline__ uint8_t clip_round(double x) {
+  const double r = floor(__dadd_rn(x, 0.5));
+  return uint8_t(r < 0 ? 0 : (r > 255 ? 255 : r));
+}
+
+// One thread per chroma sample: the 2x2 luma block and its U, V.
+__global__ void rgb_to_yuv420_kernel(const float* __restrict__ rgb, int coded_h, int coded_w, int width, int height,
+                                     YuvCoefficients c, uint8_t* __restrict__ out) {
+  const int cw = width / 2, ch = height / 2;
+  const int cx = blockIdx.x * blockDim.x + threadIdx.x;
+  const int cy = blockIdx.y * blockDim.y + threadIdx.y;
+  const int b = blockIdx.z;
+  if (cx >= cw || cy >= ch) return;
+  const size_t plane = size_t(coded_h) * coded_w;
+  const float* R = rgb + size_t(b) * 3 * plane;
+  const float* G = R + plane;
+  const float* B = G + plane;
+  uint8_t* Y = out + size_t(b) * (size_t(width) * height * 3 / 2);
+  uint8_t* U = Y + size_t(width) * height;
+  uint8_t* V = U + size_t(cw) * ch;
+  double pb = 0, pr = 0;
+  for (int dy = 0; dy < 2; ++dy) {
+    for (int dx = 0; dx < 2; ++dx) {
+      const int yy = 2 * cy + dy, xx = 2 * cx + dx;
+      const size_t i = size_t(yy) * coded_w + xx;
+      const double r = R[i], g = G[i], bl = B[i];
+      const double y = __dadd_rn(__dadd_rn(__dmul_rn(c.kr, r), __dmul_rn(c.kg, g)), __dmul_rn(c.kb, bl));
+      Y[size_t(yy) * width + xx] = clip_round(__dadd_rn(c.yoff, __dmul_rn(c.yscale, y)));
+      pb = __dadd_rn(pb, __dmul_rn(__dadd_rn(bl, -y), c.su));
+      pr = __dadd_rn(pr, __dmul_rn(__dadd_rn(r, -y), c.sv));
+    }
+  }
+  U[size_t(cy) * cw + cx] = clip_round(__dadd_rn(128.0, __dmul_rn(__dmul_rn(c.cscale, pb), 0.25)));
+  V[size_t(cy) * cw + cx] = clip_round(__dadd_rn(128.0, __dmul_rn(__dmul_rn(c.cscale, pr), 0.25)));
+}
+
+}  // namespace
+
+void launch_rgb_to_yuv420(const float* rgb, int batch, int coded_h, int coded_w, int width, int height,
+                          const YuvCoefficients& c, uint8_t* out, void* stream) {
+  if (batch <= 0 || width <= 0 || height <= 0 || (width & 1) || (height & 1) || width > coded_w || height > coded_h)
+    throw std::invalid_argument("launch_rgb_to_yuv420: bad sizes");
+  const dim3 block(32, 8);
+  const dim3 grid((width / 2 + block.x - 1) / block.x, (height / 2 + block.y - 1) / block.y, batch);
+  rgb_to_yuv420_kernel<<<grid, block, 0, static_cast<cudaStream_t>(stream)>>>(rgb, coded_h, coded_w, width, height, c,
+                                                                              out);
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) throw std::runtime_error(std::string("rgb_to_yuv420 kernel: ") + cudaGetErrorString(err));
+}
+
+}  // namespace nvc::cuda
