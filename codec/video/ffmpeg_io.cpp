@@ -115,7 +115,8 @@ class FfmpegReader : public FrameReader {
   void fail(const std::string& what, int err) { throw IoError(path_ + ": " + what + ": " + av_error(err)); }
 
   void open() {
-    av_log_set_level(AV_LOG_ERROR);
+    // Errors come back as one IoError line; keep libav* quiet unless the application chose a log level itself.
+    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_FATAL);
     const std::string url = path_ == "-" ? "pipe:0" : path_;
     int r = avformat_open_input(&fc_, url.c_str(), nullptr, nullptr);
     if (r < 0) fail("cannot open", r);
@@ -219,7 +220,8 @@ class FfmpegReader : public FrameReader {
             av_packet_unref(pkt_);
             fail("decoding failed", r);
           }
-          ++corrupt_packets_;
+          if (corrupt_packets_++ == 0)
+            vf_.notes.push_back("some packets could not be decoded (" + av_error(r) + "); they were skipped");
         }
       }
       av_packet_unref(pkt_);
@@ -333,6 +335,7 @@ std::vector<uint8_t> ffmpeg_encode_png(const uint8_t* rgb, int w, int h) {
 }  // namespace detail
 
 std::vector<uint8_t> read_image_rgb24(const std::string& path, int* width, int* height) {
+  if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_FATAL);
   AVFormatContext* fc = nullptr;
   AVCodecContext* dec = nullptr;
   AVPacket* pkt = av_packet_alloc();

@@ -260,6 +260,7 @@ class Y4mReader : public FrameReader {
       native_ = true;
       frame_bytes_ = size_t(w) * h + 2 * size_t(cw) * ch;
     } else {
+      native_ = false;
       pix_fmt_ = y4m_to_pix_fmt(cs);
       if (pix_fmt_.empty()) throw IoError(nm + ": unsupported y4m colour space C" + cs);
       if (!have_ffmpeg())
