@@ -82,7 +82,7 @@ std::vector<video::Frame> rgb_batch_to_frames(const torch::Tensor& rgb, int widt
                                cuda::yuv_coefficients(matrix, full_range), out.data_ptr<uint8_t>(),
                                c10::cuda::getCurrentCUDAStream(in.device().index()).stream());
     torch::Tensor host = out.to(torch::kCPU);
-    std::vector<video::Frame> frames(size_t(B));
+    std::vector<video::Frame> frames(static_cast<size_t>(B));
     const size_t ys = size_t(width) * height, cs = ys / 4;
     for (int64_t b = 0; b < B; ++b) {
       const uint8_t* p = host[b].data_ptr<uint8_t>();

@@ -63,7 +63,7 @@ TNervConfig TNervConfig::from_description(const bitstream::ModelDescription& d, 
   const auto& ph = d.get_ints("pre_head_kernels");
   if (c.strides.size() != 5 || emb.size() != 3 || c.channels.size() != 6 || c.kernels.size() != 5 || ph.size() != 2)
     throw bitstream::FormatError("T-NeRV description has the wrong number of values");
-  for (int s : c.strides) check_range("strides", s, 1, 8);
+  for (int s : c.strides) check_range("strides", s, 1, 16);
   for (int ch : c.channels) check_range("channels", ch, 1, 1024);
   for (int k : c.kernels) check_range("kernels", k, 1, 7);
   check_range("pre kernel", ph[0], 1, 7);
@@ -83,7 +83,8 @@ TNervConfig TNervConfig::from_description(const bitstream::ModelDescription& d, 
   if (cw < c.width || chh < c.height || cw > 2 * int64_t(c.width) + 4096 || chh > 2 * int64_t(c.height) + 4096)
     throw bitstream::FormatError("T-NeRV output size does not match the sequence size");
   // The largest activation (channels * S^2 at the last stage) must stay sane.
-  if (c.decoder_params() > (int64_t(1) << 31)) throw bitstream::FormatError("T-NeRV decoder is implausibly large");
+  // 2^27 stored parameters is 14x the paper's largest model; beyond that a file is hostile, not ambitious.
+  if (c.stored_params() > (int64_t(1) << 27)) throw bitstream::FormatError("T-NeRV model is implausibly large");
   return c;
 }
 
@@ -99,24 +100,20 @@ std::string TNervConfig::summary() const {
   return s.str();
 }
 
-std::vector<int> choose_strides(int width, int height) {
+std::vector<int> choose_strides(int width, int height, int max_rows) {
   (void)width;
-  // Candidate totals S = 2^a 3^b 5^c with at most five prime factors (merged below); pick the one that puts the
-  // embedding grid closest to 9 rows, preferring the larger S (smaller grids) on ties.
-  const double target_rows = 9.0;
-  int best = 1;
-  double best_err = 1e30;
-  for (int a = 0; a <= 10; ++a)
-    for (int b = 0; b <= 3; ++b)
+  // The smallest total stride S = 2^a 3^b 5^c (b, c <= 2) that puts at most max_rows embedding rows on the frame:
+  // 720p -> 80 and 1080p -> 120 (9 rows), 960p -> 120 (8 rows), as in the paper.
+  max_rows = std::max(1, max_rows);
+  int best = 0;
+  for (int a = 0; a <= 12; ++a)
+    for (int b = 0; b <= 2; ++b)
       for (int c = 0; c <= 2; ++c) {
-        const int s = int(std::pow(2, a) * std::pow(3, b) * std::pow(5, c));
-        if (a + b + c > 7 || s > height) continue;
-        const double err = std::fabs(std::log(double(height) / s / target_rows));
-        if (err < best_err - 1e-9 || (std::fabs(err - best_err) <= 1e-9 && s > best)) {
-          best_err = err;
-          best = s;
-        }
+        const int64_t s = (int64_t(1) << a) * (b == 0 ? 1 : b == 1 ? 3 : 9) * (c == 0 ? 1 : c == 1 ? 5 : 25);
+        if (s * max_rows < height || s > 4096) continue;
+        if (best == 0 || s < best) best = int(s);
       }
+  if (best == 0) best = 4096;
   std::vector<int> f;
   for (int p : {5, 3, 2})
     while (best % p == 0) {
@@ -140,22 +137,26 @@ TNervConfig auto_config(int width, int height, int frames, int64_t param_budget)
   c.width = width;
   c.height = height;
   c.frames = frames;
-  c.strides = choose_strides(width, height);
-  const int s = c.total_stride();
-  c.emb_h = (height + s - 1) / s;
-  c.emb_w = (width + s - 1) / s;
   c.kernels = {1, 3, 5, 5, 5};  // reproduces the paper's parameter totals
   c.pre_kernel = 3;
   c.head_kernel = 3;
+  // About 9 embedding rows as in the paper; fewer when the budget cannot pay for even two channels per cell.
+  for (int rows = 9; rows >= 1; --rows) {
+    c.strides = choose_strides(width, height, rows);
+    const int s = c.total_stride();
+    c.emb_h = (height + s - 1) / s;
+    c.emb_w = (width + s - 1) / s;
+    if (int64_t(frames) * c.emb_h * c.emb_w * 2 <= param_budget / 3) break;
+  }
   // Embeddings take about a quarter of the budget (the paper's 9.3M split stores 24% as embeddings).
   const int64_t cells = int64_t(frames) * c.emb_h * c.emb_w;
-  c.emb_channels = int(std::clamp<int64_t>(std::llround(0.25 * double(param_budget) / double(cells)), 2, 64));
+  c.emb_channels = int(std::clamp<int64_t>(std::llround(0.25 * double(param_budget) / double(cells)), 1, 64));
   // Largest C0 whose decoder fits the rest of the budget.
   auto set_channels = [&](int c0) {
     c.channels.resize(6);
-    for (int i = 0; i < 6; ++i) c.channels[i] = std::max(4, int(std::lround(c0 * kChannelTaper[i])));
+    for (int i = 0; i < 6; ++i) c.channels[i] = std::max(2, int(std::lround(c0 * kChannelTaper[i])));
   };
-  int lo = 4, hi = 1024;
+  int lo = 2, hi = 1024;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
     set_channels(mid);

@@ -12,7 +12,7 @@ struct TNervConfig {
   // Decoded (display) size and length of the video.
   int width = 0, height = 0, frames = 0;
   // Up-sampling factor of each of the five blocks; their product S maps the embedding grid to pixels.
-  std::vector<int> strides;       // 5 values, each 1..8
+  std::vector<int> strides;       // 5 values, each 1..16
   int emb_channels = 16;          // Ce
   int emb_h = 0, emb_w = 0;       // embedding grid; coded size = (emb_h*S) x (emb_w*S) >= display size
   std::vector<int> channels;      // C0 (pre-block output) .. C5 (last block output): 6 values
@@ -40,9 +40,9 @@ struct TNervConfig {
   std::string summary() const;  // one line for logs
 };
 
-// Strides (5 factors, largest first) so that the embedding grid is about 9 cells high, as the paper's
-// 9x16 grid at 720p/1080p; works for any size.
-std::vector<int> choose_strides(int width, int height);
+// Strides (5 factors, largest first): the smallest total stride S = 2^a 3^b 5^c that puts at most max_rows
+// embedding rows on the frame (the paper's 9x16 grid at 720p/1080p, 8x16 at 960p); works for any size.
+std::vector<int> choose_strides(int width, int height, int max_rows = 9);
 
 // A configuration for a video and a budget of stored parameters (decoder + embeddings). Channel proportions
 // follow the paper's compression config (Table 8): decoder widths taper 1 : .85 : .7 : .6 : .5 : .4.

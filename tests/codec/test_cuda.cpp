@@ -1,7 +1,8 @@
 // GPU paths checked against their CPU references (skipped when no CUDA device is present).
-#include <catch2/catch.hpp>
-
 #include "codec/model_io.h"
+
+// Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
+#include <catch2/catch.hpp>
 
 using namespace nvc;
 

@@ -1,5 +1,3 @@
-#include <catch2/catch.hpp>
-
 #include <chrono>
 #include <filesystem>
 
@@ -7,6 +5,9 @@
 #include "codec/encode.h"
 #include "codec/model_io.h"
 #include "codec/video/video_io.h"
+
+// Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
+#include <catch2/catch.hpp>
 
 using namespace nvc;
 namespace bs = bitstream;

@@ -1,7 +1,8 @@
-#include <catch2/catch.hpp>
-
 #include "bitstream/nvc_file.h"
 #include "codec/quantize.h"
+
+// Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
+#include <catch2/catch.hpp>
 
 using namespace nvc;
 namespace bs = bitstream;

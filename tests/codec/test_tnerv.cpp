@@ -1,8 +1,9 @@
-#include <catch2/catch.hpp>
-
 #include "codec/tnerv_config.h"
 #include "codec/tnerv_decoder.h"
 #include "codec/tnerv_encoder.h"
+
+// Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
+#include <catch2/catch.hpp>
 
 using namespace nvc;
 
@@ -13,9 +14,9 @@ static int product(const std::vector<int>& v) {
 }
 
 TEST_CASE("strides follow the paper for its resolutions and fit any size", "[tnerv]") {
-  CHECK(choose_strides(1280, 720) == std::vector<int>{5, 2, 2, 2, 2});
-  CHECK(choose_strides(1920, 1080) == std::vector<int>{5, 3, 2, 2, 2});
-  CHECK(choose_strides(1920, 960) == std::vector<int>{5, 3, 2, 2, 2});
+  CHECK((choose_strides(1280, 720) == std::vector<int>{5, 2, 2, 2, 2}));
+  CHECK((choose_strides(1920, 1080) == std::vector<int>{5, 3, 2, 2, 2}));
+  CHECK((choose_strides(1920, 960) == std::vector<int>{5, 3, 2, 2, 2}));
   for (auto [w, h] : std::vector<std::pair<int, int>>{{192, 144}, {560, 320}, {720, 404}, {640, 360}, {768, 576},
                                                         {64, 48}, {16, 16}, {4096, 2160}}) {
     const auto s = choose_strides(w, h);
@@ -24,17 +25,18 @@ TEST_CASE("strides follow the paper for its resolutions and fit any size", "[tne
     CHECK(S <= h);
     const double rows = double(h) / S;
     CHECK(rows >= 1.0);
-    if (h >= 72) CHECK((rows > 6.0 && rows < 13.5));
+    if (h >= 72) CHECK((rows > 5.0 && rows <= 9.0));
   }
 }
 
 TEST_CASE("auto_config stays within the parameter budget and covers the frame", "[tnerv]") {
-  for (int64_t budget : {5000, 20000, 200000, 3000000}) {
+  for (int64_t budget : {12000, 20000, 200000, 3000000}) {
     const TNervConfig c = auto_config(560, 320, 48, budget);
     CHECK(c.stored_params() <= budget);
     CHECK(c.coded_width() >= 560);
     CHECK(c.coded_height() >= 320);
     CHECK(c.coded_width() - 560 < c.total_stride());
+    for (int s : c.strides) CHECK(s <= 16);
     if (budget >= 200000) CHECK(c.stored_params() > budget * 8 / 10);
     // Decoder parameter count matches the module that is built.
     TNervDecoder dec(c);
