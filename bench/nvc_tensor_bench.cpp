@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     Row rows[4];
     for (size_t i = 0; i < f.tensors.size(); ++i) {
       const bs::TensorRecord& t = f.tensors[i];
-      if (t.coder != bs::Coder::Cabac) continue;
+      if (t.coder == bs::Coder::Float32) continue;
       const std::vector<int32_t> q = bs::decode_tensor_ints(t, i);
       Row& r = rows[int(t.component)];
       r.tensors++;

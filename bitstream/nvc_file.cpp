@@ -130,7 +130,7 @@ TensorRecord read_tensor(Reader& r, size_t index, Totals& totals, ByteSplit* spl
   const uint8_t b0 = r.u8();
   rec.component = Component(b0 & 3);
   const uint8_t coder = (b0 >> 2) & 3;
-  if (coder > 1) r.fail("unknown coder " + std::to_string(coder), at);
+  if (coder > 2) r.fail("unknown coder " + std::to_string(coder), at);
   rec.coder = Coder(coder);
   rec.bits = uint8_t((b0 >> 4) + 1);
 
@@ -373,7 +373,7 @@ std::vector<uint8_t> serialize(const NvcFile& f, ByteSplit* split) {
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     validate(f.tensors[i], i);
     elements += f.tensors[i].element_count();
-    if (f.tensors[i].coder == Coder::Cabac) channels += f.tensors[i].channel_count();
+    if (f.tensors[i].coder != Coder::Float32) channels += f.tensors[i].channel_count();
   }
   if (elements > limits::kMaxElements) throw FormatError("the tensors together exceed 2^31 elements");
   if (channels > limits::kMaxTotalChannels) throw FormatError("the tensors together have more than 2^22 channels");

@@ -81,7 +81,9 @@ struct ModelDescription {
 enum class Component : uint8_t { Decoder = 0, Grids = 1, Embeddings = 2, Other = 3 };
 enum class Coder : uint8_t {
   Float32 = 0,  // payload = element_count little-endian IEEE binary32, no quantization
-  Cabac = 1     // payload = nvc::entropy::encode_ints of the quantized ints
+  Cabac = 1,    // payload = nvc::entropy::encode_ints of the quantized ints
+  CabacDelta = 2  // as Cabac, but every slice along dimension 0 after the first is coded as its difference from the
+                  // previous slice (per-frame embeddings of a static scene repeat from frame to frame)
 };
 const char* component_name(Component c);  // "decoder", "grids", "embeddings", "other"
 const char* coder_name(Coder c);          // "float32", "cabac"
@@ -117,7 +119,8 @@ void validate(const TensorRecord& rec, size_t index_for_errors = 0);
 std::vector<int32_t> decode_tensor_ints(const TensorRecord& rec, size_t index_for_errors = 0);
 // Dequantized floats (any coder); throws FormatError naming the tensor.
 std::vector<float> dequantize(const TensorRecord& rec, size_t index_for_errors = 0);
-// Fills rec.payload from ints and sets rec.coder = Cabac. count must equal rec.element_count() (else FormatError).
+// Fills rec.payload from ints with coder Cabac or, when it is smaller, CabacDelta (tensors with shape[0] >= 2).
+// count must equal rec.element_count() (else FormatError).
 void encode_tensor_ints(TensorRecord& rec, const int32_t* q, size_t count);
 // Fills rec.payload with raw floats and sets coder = Float32 (clears scale_code / zero_point, axis = -1).
 void encode_tensor_floats(TensorRecord& rec, const float* x, size_t count);

@@ -50,6 +50,7 @@ const char* coder_name(Coder c) {
   switch (c) {
     case Coder::Float32: return "float32";
     case Coder::Cabac: return "cabac";
+    case Coder::CabacDelta: return "cabac-delta";
   }
   return "invalid";
 }
@@ -79,7 +80,7 @@ void validate(const TensorRecord& rec, size_t index) {
   for (char ch : rec.name)
     if (uint8_t(ch) < 0x20 || uint8_t(ch) > 0x7E) fail(rec, index, "non-printable byte in the name");
   if (uint8_t(rec.component) > 3) fail(rec, index, "invalid component " + std::to_string(int(rec.component)));
-  if (uint8_t(rec.coder) > 1) fail(rec, index, "invalid coder " + std::to_string(int(rec.coder)));
+  if (uint8_t(rec.coder) > 2) fail(rec, index, "invalid coder " + std::to_string(int(rec.coder)));
   if (rec.shape.size() > limits::kMaxDims)
     fail(rec, index, std::to_string(rec.shape.size()) + " dimensions (at most " + std::to_string(limits::kMaxDims) + ")");
   uint64_t n = 1;
@@ -120,7 +121,7 @@ void validate(const TensorRecord& rec, size_t index) {
 
 std::vector<int32_t> decode_tensor_ints(const TensorRecord& rec, size_t index) {
   validate(rec, index);
-  if (rec.coder != Coder::Cabac) fail(rec, index, "quantized ints requested from a float32 tensor");
+  if (rec.coder == Coder::Float32) fail(rec, index, "quantized ints requested from a float32 tensor");
   const size_t n = size_t(rec.element_count());
   std::vector<int32_t> q;
   try {
@@ -133,10 +134,15 @@ std::vector<int32_t> decode_tensor_ints(const TensorRecord& rec, size_t index) {
   if (q.size() != n)
     fail(rec, index, "payload decoded to " + std::to_string(q.size()) + " values, expected " + std::to_string(n));
   const int64_t lim = int64_t(1) << rec.bits;
-  for (size_t i = 0; i < n; ++i)
+  // CabacDelta: undo the prediction from the previous slice. Every partial value is checked, so with |q| <= 2^16
+  // and coded differences <= 2^24 + 7 nothing can overflow.
+  const size_t slice = (rec.coder == Coder::CabacDelta && n) ? n / rec.shape[0] : n;
+  for (size_t i = 0; i < n; ++i) {
+    if (i >= slice) q[i] += q[i - slice];
     if (q[i] < -lim || q[i] > lim)
       fail(rec, index, "quantized value " + std::to_string(q[i]) + " at element " + std::to_string(i) + " exceeds 2^" +
                            std::to_string(rec.bits));
+  }
   return q;
 }
 
@@ -182,6 +188,16 @@ void encode_tensor_ints(TensorRecord& rec, const int32_t* q, size_t count) {
     if (q[i] < -lim || q[i] > lim)
       fail(rec, 0, "quantized value " + std::to_string(q[i]) + " exceeds 2^" + std::to_string(rec.bits));
   rec.payload = entropy::encode_ints(q, count);
+  if (!rec.shape.empty() && rec.shape[0] >= 2) {
+    const size_t slice = count / rec.shape[0];
+    std::vector<int32_t> d(q, q + count);
+    for (size_t i = count; i-- > slice;) d[i] -= d[i - slice];
+    std::vector<uint8_t> delta = entropy::encode_ints(d.data(), count);
+    if (delta.size() < rec.payload.size()) {
+      rec.coder = Coder::CabacDelta;
+      rec.payload = std::move(delta);
+    }
+  }
 }
 
 void encode_tensor_floats(TensorRecord& rec, const float* x, size_t count) {

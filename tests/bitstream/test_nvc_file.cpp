@@ -440,3 +440,45 @@ TEST_CASE("the worked example of docs/format.md", "[bitstream]") {
   CHECK(got == hex);
   CHECK(bytes.size() == 77);
 }
+
+TEST_CASE("slices that repeat along dimension 0 are coded as differences", "[bitstream]") {
+  // 20 "frames" of 6x5 values that change only a little from one frame to the next.
+  bs::TensorRecord r;
+  r.component = bs::Component::Embeddings;
+  r.shape = {20, 6, 5};
+  r.bits = 7;
+  r.axis = 1;
+  r.scale_code.assign(6, -40);
+  std::vector<int32_t> q(20 * 30);
+  uint32_t seed = 12345;
+  for (size_t i = 0; i < 30; ++i) q[i] = int32_t((seed = seed * 1103515245u + 12345u) >> 26) - 32;
+  for (size_t i = 30; i < q.size(); ++i) q[i] = q[i - 30] + ((i % 7) == 0 ? 1 : 0);
+  bs::encode_tensor_ints(r, q.data(), q.size());
+  CHECK(r.coder == bs::Coder::CabacDelta);
+  CHECK(bs::decode_tensor_ints(r) == q);
+
+  // Round trip through a whole file.
+  bs::NvcFile f;
+  f.seq.width = 16;
+  f.seq.height = 16;
+  f.seq.frame_count = 20;
+  f.model.kind = "test";
+  f.tensors.push_back(r);
+  const std::vector<uint8_t> bytes = bs::serialize(f);
+  const bs::NvcFile g = bs::parse(bytes.data(), bytes.size());
+  REQUIRE(g.tensors.size() == 1);
+  CHECK(g.tensors[0].coder == bs::Coder::CabacDelta);
+  CHECK(bs::decode_tensor_ints(g.tensors[0]) == q);
+
+  // Random data stays plain Cabac (the delta would cost more).
+  for (size_t i = 0; i < q.size(); ++i) q[i] = int32_t((seed = seed * 1103515245u + 12345u) >> 26) - 32;
+  bs::encode_tensor_ints(r, q.data(), q.size());
+  CHECK(r.coder == bs::Coder::Cabac);
+
+  // Differences that accumulate past 2^bits are refused.
+  std::vector<int32_t> d(q.size(), 0);
+  for (size_t i = 30; i < d.size(); i += 30) d[i] = 100;  // element 0 of every slice grows by 100
+  r.coder = bs::Coder::CabacDelta;
+  r.payload = nvc::entropy::encode_ints(d.data(), d.size());
+  CHECK_THROWS_AS(bs::decode_tensor_ints(r), bs::FormatError);
+}
