@@ -1,5 +1,6 @@
 #include "apps/app_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -16,7 +17,8 @@ namespace {
 std::atomic<int> g_interrupts{0};
 
 extern "C" void on_interrupt(int sig) {
-  const int n = ++g_interrupts;
+  // SIGTERM (a service manager, a timeout) means abort; Ctrl-C first asks for a clean stop.
+  const int n = sig == SIGTERM ? (g_interrupts = std::max(2, g_interrupts.load() + 1)) : ++g_interrupts;
   if (n >= 3) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);

@@ -13,7 +13,7 @@ namespace nvc::app {
 enum ExitCode { kOk = 0, kRuntimeError = 1, kUsageError = 2 };
 
 // Ctrl-C: the first one asks the work to stop cleanly (stop_requested), the second to abort (abort_requested),
-// the third kills the process.
+// the third kills the process. SIGTERM asks to abort at once.
 void install_interrupt_handlers();
 bool stop_requested();
 bool abort_requested();
