@@ -21,15 +21,18 @@ EXTRA=()
 [ -n "$EPOCHS" ] && EXTRA=(--epochs "$EPOCHS")
 mkdir -p "$CACHE/clips" "$OUT"
 
-CLIP="$CACHE/clips/hug-doc/usr/share/doc/python3-hug-doc/examples/streaming_movie_server/movie.mp4"
-if [ ! -f "$CLIP" ]; then
+find_clip() { { find "$CACHE/clips/hug-doc" -name movie.mp4 -path '*streaming_movie_server*' 2>/dev/null || true; } | head -n 1; }
+CLIP=$(find_clip)
+if [ -z "$CLIP" ]; then
   echo "== fetching the demo clip (Debian package python3-hug-doc)" >&2
   tmp=$(mktemp -d)
+  chmod 777 "$tmp"  # apt-get download drops privileges to _apt when run as root
   (cd "$tmp" && apt-get download python3-hug-doc >/dev/null)
   dpkg-deb -x "$tmp"/python3-hug-doc_*.deb "$CACHE/clips/hug-doc"
   rm -rf "$tmp"
+  CLIP=$(find_clip)
 fi
-[ -f "$CLIP" ] || { echo "demo: $CLIP not found in python3-hug-doc" >&2; exit 1; }
+[ -n "$CLIP" ] && [ -f "$CLIP" ] || { echo "demo: movie.mp4 not found in python3-hug-doc" >&2; exit 1; }
 
 echo "== nvenc: $(basename "$CLIP") (up to $FRAMES frames) at $BPP bpp, preset $PRESET ${EPOCHS:+, $EPOCHS epochs}" >&2
 start=$(date +%s.%N)
