@@ -2,7 +2,7 @@
 # Demo: encode and decode a real camera clip and print bpp, PSNR and time.
 # The clip is the small movie shipped in Debian's python3-hug-doc (MIT; a Lego model, 560x320, 30 fps), fetched
 # with apt-get download + dpkg-deb -x into a cache folder (no root needed for this step).
-# On a CPU the demo is kept to a few minutes (16 frames, 30 epochs of the fast preset); with a CUDA GPU it encodes
+# On a CPU the demo is kept to a few minutes (16 frames, fast preset: 60 epochs); with a CUDA GPU it encodes
 # the whole clip with the medium preset.
 # Environment: NVC_BUILD_DIR, NVC_DEMO_BPP (default 0.05), NVC_DEMO_FRAMES, NVC_DEMO_PRESET, NVC_DEMO_EPOCHS.
 set -euo pipefail
@@ -15,7 +15,7 @@ BPP=${NVC_DEMO_BPP:-0.05}
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
   FRAMES=${NVC_DEMO_FRAMES:-1000000}; PRESET=${NVC_DEMO_PRESET:-medium}; EPOCHS=${NVC_DEMO_EPOCHS:-}
 else
-  FRAMES=${NVC_DEMO_FRAMES:-16}; PRESET=${NVC_DEMO_PRESET:-fast}; EPOCHS=${NVC_DEMO_EPOCHS:-30}
+  FRAMES=${NVC_DEMO_FRAMES:-16}; PRESET=${NVC_DEMO_PRESET:-fast}; EPOCHS=${NVC_DEMO_EPOCHS:-}
 fi
 EXTRA=()
 [ -n "$EPOCHS" ] && EXTRA=(--epochs "$EPOCHS")
