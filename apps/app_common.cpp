@@ -38,6 +38,19 @@ int handle_parse_error(const CLI::App& app, const CLI::ParseError& e) {
   return code == 0 ? kOk : kUsageError;
 }
 
+int run_guarded(const char* program, const std::function<int()>& body) {
+  install_interrupt_handlers();
+  try {
+    return body();
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return kUsageError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return kRuntimeError;
+  }
+}
+
 void write_file_atomically(const std::string& path, const std::vector<uint8_t>& data) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   {

@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ bool abort_requested();
 
 // CLI11 parse failure -> message on stderr, exit code (0 for --help/--version, 2 otherwise).
 int handle_parse_error(const CLI::App& app, const CLI::ParseError& e);
+
+// Runs the program body after the arguments are parsed: installs the interrupt handlers and turns exceptions into
+// one error line "<program>: error: <what>" and the exit code (std::invalid_argument -> 2, anything else -> 1).
+int run_guarded(const char* program, const std::function<int()>& body);
 
 // Writes data to a temporary next to path and renames it over path, so the output appears only when complete.
 void write_file_atomically(const std::string& path, const std::vector<uint8_t>& data);

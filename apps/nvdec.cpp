@@ -183,14 +183,5 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return nvc::app::handle_parse_error(app, e);
   }
-  nvc::app::install_interrupt_handlers();
-  try {
-    return run(a);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "nvdec: error: %s\n", e.what());
-    return nvc::app::kUsageError;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "nvdec: error: %s\n", e.what());
-    return nvc::app::kRuntimeError;
-  }
+  return nvc::app::run_guarded("nvdec", [&] { return run(a); });
 }

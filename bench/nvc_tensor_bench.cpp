@@ -1,35 +1,19 @@
 // Entropy coding of real fitted models: for every .nvc file given, the quantized ints of each tensor class
 // (decoder weights, embeddings, ...) coded by nvc's coder vs zstd -19 on the same symbols vs their order-0 entropy.
 //   nvc_tensor_bench a.nvc [b.nvc ...]
-#include <zstd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <vector>
 
+#include "bench/zstd_baseline.h"
 #include "bitstream/nvc_file.h"
 #include "entropy/tensor_coder.h"
 
 namespace bs = nvc::bitstream;
+using nvc::bench::zstd19_bytes;
 
 namespace {
-
-// zstd -19 of the ints packed in the narrowest little-endian width that holds them (the fair baseline).
-size_t zstd19_bytes(const std::vector<int32_t>& v) {
-  int32_t lo = 0, hi = 0;
-  for (int32_t x : v) {
-    lo = std::min(lo, x);
-    hi = std::max(hi, x);
-  }
-  const int width = (lo >= -128 && hi <= 127) ? 1 : (lo >= -32768 && hi <= 32767) ? 2 : 4;
-  std::vector<uint8_t> raw(v.size() * size_t(width));
-  for (size_t i = 0; i < v.size(); ++i)
-    for (int b = 0; b < width; ++b) raw[i * size_t(width) + size_t(b)] = uint8_t(uint32_t(v[i]) >> (8 * b));
-  std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
-  const size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), 19);
-  return ZSTD_isError(n) ? raw.size() : n;
-}
 
 struct Row {
   size_t tensors = 0, count = 0, ours = 0, zstd_per_tensor = 0;

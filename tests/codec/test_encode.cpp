@@ -1,8 +1,8 @@
 #include <chrono>
 #include <filesystem>
 
-#include <zstd.h>
 
+#include "bench/zstd_baseline.h"
 #include "bitstream/nvc_file.h"
 #include "codec/encode.h"
 #include "codec/model_io.h"
@@ -46,21 +46,6 @@ std::vector<video::Frame> synthetic_clip(int w, int h, int n) {
     frames.push_back(std::move(f));
   }
   return frames;
-}
-
-// zstd -19 of ints packed in the narrowest little-endian width that holds them.
-size_t zstd19_bytes(const std::vector<int32_t>& v) {
-  int32_t lo = 0, hi = 0;
-  for (int32_t x : v) {
-    lo = std::min(lo, x);
-    hi = std::max(hi, x);
-  }
-  const int width = (lo >= -128 && hi <= 127) ? 1 : (lo >= -32768 && hi <= 32767) ? 2 : 4;
-  std::vector<uint8_t> raw(v.size() * size_t(width));
-  for (size_t i = 0; i < v.size(); ++i)
-    for (int b = 0; b < width; ++b) raw[i * size_t(width) + size_t(b)] = uint8_t(uint32_t(v[i]) >> (8 * b));
-  std::vector<uint8_t> out(ZSTD_compressBound(raw.size()));
-  return ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), 19);
 }
 
 std::string clip_path(const char* name) { return std::string(NVC_TEST_DATA_DIR) + "/" + name; }
@@ -131,7 +116,7 @@ TEST_CASE("encode a real clip on the CPU: frame count, size, rate and quality", 
   size_t ours = 0, zstd = 0;
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     ours += f.tensors[i].payload.size();
-    zstd += zstd19_bytes(bs::decode_tensor_ints(f.tensors[i], i));
+    zstd += nvc::bench::zstd19_bytes(bs::decode_tensor_ints(f.tensors[i], i));
   }
   INFO("nvc " << ours << " bytes, zstd -19 " << zstd << " bytes");
   CHECK(ours < zstd);
