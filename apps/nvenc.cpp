@@ -22,7 +22,7 @@ struct Args {
   double bpp = 0;
   int64_t frames = -1, seek = 0, params = 0;
   int epochs = 0, batch = 1, threads = 0;
-  double lr = 2e-3;
+  double lr = 0;
   bool quiet = false, no_progress = false;
 };
 
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t(500), int64_t(1) << 32));
   app.add_option("--epochs", a.epochs, "Expert: fitting epochs instead of the preset's")->check(CLI::Range(1, 100000));
   app.add_option("--batch", a.batch, "Frames per fitting step")->check(CLI::Range(1, 256));
-  app.add_option("--lr", a.lr, "Peak learning rate")->check(CLI::Range(1e-6, 1.0));
+  app.add_option("--lr", a.lr, "Peak learning rate (default: from the model size)")->check(CLI::Range(1e-6, 1.0));
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_flag("--no-progress", a.no_progress, "No progress line");
   app.add_flag("-q,--quiet", a.quiet, "Print nothing but errors");

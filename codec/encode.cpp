@@ -1,6 +1,8 @@
 #include "codec/encode.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 
@@ -57,6 +59,10 @@ bs::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torc
   return f;
 }
 
+double auto_learning_rate(int64_t stored_params) {
+  return std::clamp(1e-2 * std::sqrt(1e5 / double(std::max<int64_t>(1, stored_params))), 2e-3, 1e-2);
+}
+
 EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::VideoFormat& fmt,
                           const EncodeOptions& opt) {
   if (frames.empty()) throw std::invalid_argument("the input has no frames");
@@ -91,7 +97,12 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   FitOptions fo;
   fo.epochs = opt.epochs > 0 ? opt.epochs : preset.epochs;
   fo.batch = opt.batch;
-  fo.lr = opt.lr;
+  fo.lr = opt.lr > 0 ? opt.lr : auto_learning_rate(r.config.stored_params());
+  {
+    char line[96];
+    std::snprintf(line, sizeof line, "fitting %d epochs, peak learning rate %.2g", fo.epochs, fo.lr);
+    log(line);
+  }
   fo.device = opt.device;
   fo.seed = opt.seed;
   fo.on_progress = opt.on_progress;

@@ -20,7 +20,7 @@ struct FitProgress {
 struct FitOptions {
   int epochs = 100;
   int batch = 1;                 // frames per step
-  double lr = 2e-3;
+  double lr = 1e-2;
   double warmup_fraction = 0.1;  // linear warm-up, then cosine decay
   double final_lr_fraction = 0.01;
   torch::Device device = torch::kCPU;

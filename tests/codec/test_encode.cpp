@@ -142,7 +142,7 @@ TEST_CASE("encode a real clip on the CPU: frame count, size, rate and quality", 
   CHECK(identical);
   const video::QualityMetrics m = acc.mean();
   INFO("PSNR-YUV " << m.psnr_yuv << " PSNR-RGB " << m.psnr_rgb << " MS-SSIM " << m.ms_ssim);
-  CHECK(m.psnr_yuv > 26.5);  // measured 29.18 dB (docs/benchmarks.md), minus a margin for other CPUs
+  CHECK(m.psnr_yuv > 30.0);  // measured 32.5-32.8 dB (docs/benchmarks.md), minus a margin for other CPUs
 
   // Random access: decoding frames 10..12 alone gives the same frames.
   std::vector<video::Frame> part;
