@@ -41,6 +41,8 @@ std::string crop_note(int w, int h);
 // "WxH" in a file name (last match, as x264 does); false if none.
 bool size_from_name(const std::string& path, int& w, int& h);
 void check_dimensions(const std::string& name, int w, int h);  // sane limits, IoError otherwise
+// Extension of a path's last component, lower-cased, without the dot ("" if none).
+std::string lower_ext(const std::string& path);
 
 // ---- FFmpeg-backed parts (ffmpeg_io.cpp); without FFmpeg they throw IoError -------------------------------------
 std::unique_ptr<FrameReader> open_ffmpeg_reader(const std::string& path, const ReaderOptions& opt);

@@ -116,6 +116,15 @@ std::string crop_note(int w, int h) {
   return s.str();
 }
 
+std::string lower_ext(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string e = path.substr(dot + 1);
+  for (auto& c : e) c = char(std::tolower(uint8_t(c)));
+  return e;
+}
+
 bool size_from_name(const std::string& path, int& w, int& h) {
   const size_t slash = path.find_last_of('/');
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -407,15 +416,6 @@ class YuvReader : public FrameReader {
   bool done_ = false;
   std::vector<uint8_t> buf_;
 };
-
-std::string lower_ext(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  const size_t dot = path.find_last_of('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-  std::string e = path.substr(dot + 1);
-  for (auto& c : e) c = char(std::tolower(uint8_t(c)));
-  return e;
-}
 
 }  // namespace
 }  // namespace detail

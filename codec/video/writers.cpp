@@ -228,15 +228,6 @@ class PngWriter : public FrameWriter {
   int64_t index_ = 0;
 };
 
-std::string ext_lower(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  const size_t dot = path.find_last_of('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-  std::string e = path.substr(dot + 1);
-  for (auto& c : e) c = char(std::tolower(uint8_t(c)));
-  return e;
-}
-
 }  // namespace
 }  // namespace detail
 
@@ -249,7 +240,7 @@ std::string resolve_muxer(const std::string& path, const std::string& muxer) {
   if (path == "/dev/null") return "null";
   std::error_code ec;
   if (!path.empty() && (path.back() == '/' || std::filesystem::is_directory(path, ec))) return "png";
-  const std::string e = detail::ext_lower(path);
+  const std::string e = detail::lower_ext(path);
   if (e.empty()) return "png";
   if (e == "y4m" || e == "yuv" || e == "md5") return e;
   throw IoError(path + ": cannot tell the output format from the extension '." + e +

@@ -15,6 +15,16 @@ namespace nvc_test {
 
 namespace bs = nvc::bitstream;
 
+// The message parse() throws for these bytes, or "" if it accepts them.
+inline std::string error_of(const std::vector<uint8_t>& bytes) {
+  try {
+    bs::parse(bytes.data(), bytes.size());
+  } catch (const bs::FormatError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline uint32_t crc32_ref(const uint8_t* p, size_t n, uint32_t crc = 0) {
   crc = ~crc;
   for (size_t i = 0; i < n; ++i) {

@@ -59,15 +59,6 @@ struct Probe {
   size_t largest() const { return g_largest; }
 };
 
-std::string error_of(const std::vector<uint8_t>& bytes) {
-  try {
-    bs::parse(bytes.data(), bytes.size());
-  } catch (const bs::FormatError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // Recomputes the CRC of the section starting at `pos`; returns the position after it.
 size_t refresh_crc(std::vector<uint8_t>& f, size_t pos) {
   uint64_t len = 0;

@@ -13,15 +13,6 @@ using namespace nvc_test;
 
 namespace {
 
-std::string error_of(const std::vector<uint8_t>& bytes) {
-  try {
-    bs::parse(bytes.data(), bytes.size());
-  } catch (const bs::FormatError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // Byte offset where the section with this type starts (first match after the 10-byte file header).
 size_t find_section(const std::vector<uint8_t>& f, const std::string& type) {
   size_t pos = 10;
