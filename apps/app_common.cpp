@@ -190,6 +190,13 @@ JsonObject& JsonObject::integer(const std::string& key, int64_t v) {
   fields_.push_back({key, std::to_string(v)});
   return *this;
 }
+JsonObject& JsonObject::integers(const std::string& key, const std::vector<int64_t>& v) {
+  std::string a = "[";
+  for (size_t i = 0; i < v.size(); ++i) a += (i ? ", " : "") + std::to_string(v[i]);
+  order_.push_back({0, fields_.size()});
+  fields_.push_back({key, a + "]"});
+  return *this;
+}
 JsonObject& JsonObject::str(const std::string& key, const std::string& v) {
   order_.push_back({0, fields_.size()});
   fields_.push_back({key, json_escape(v)});

@@ -56,6 +56,7 @@ class JsonObject {
  public:
   JsonObject& num(const std::string& key, double v);
   JsonObject& integer(const std::string& key, int64_t v);
+  JsonObject& integers(const std::string& key, const std::vector<int64_t>& v);  // a JSON array
   JsonObject& str(const std::string& key, const std::string& v);
   JsonObject& obj(const std::string& key, const JsonObject& v);
   std::string dump(int indent = 2, int level = 0) const;

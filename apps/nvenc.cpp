@@ -18,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
-  std::string input_format = "auto";
+  std::string input_format = "auto", config = "auto", ablation, block = "hnerv";
+  bool print_model = false;
   double bpp = 0;
   int64_t frames = -1, seek = 0, params = 0;
   int epochs = 0, batch = 1, threads = 0;
@@ -32,7 +33,58 @@ std::string fmt_db(double v) {
   return b;
 }
 
+EncodeOptions model_options(const Args& a) {
+  EncodeOptions eo;
+  eo.preset = a.preset;
+  eo.config = a.config;
+  eo.params = a.params;
+  eo.variant.block = a.block;
+  eo.variant.apply_ablations(a.ablation);
+  return eo;
+}
+
+std::vector<int64_t> i64(const std::vector<int>& v) { return std::vector<int64_t>(v.begin(), v.end()); }
+
+// --print-model: the model a run would fit, as one JSON object on stdout; nothing is read or fitted.
+int print_model(const Args& a) {
+  if (a.model != "tnerv") throw std::invalid_argument("--print-model: --model " + a.model + " is not available yet");
+  if (a.input_res.empty()) throw std::invalid_argument("--print-model needs --input-res WxH");
+  if (a.frames <= 0) throw std::invalid_argument("--print-model needs --frames N");
+  int W = 0, H = 0;
+  app::parse_resolution(a.input_res, W, H);
+  if (a.config == "auto" && a.bpp <= 0 && a.params <= 0)
+    throw std::invalid_argument("--print-model --config auto needs --bpp (or --params)");
+  const EncodeOptions eo = model_options(a);
+  const TNervConfig c = plan_tnerv(W, H, int(a.frames), a.bpp > 0 ? a.bpp : 1.0, eo);
+  const double total = double(c.stored_params());
+  app::JsonObject split;
+  split.num("decoder", c.decoder_params() / total).num("grids", c.grid_params() / total)
+      .num("embeddings", c.embedding_params() / total);
+  std::vector<int64_t> grid_res = i64(c.grid_res);
+  app::JsonObject j;
+  j.str("model", "tnerv").str("config", c.name).str("variant", eo.variant.describe())
+      .integer("width", W).integer("height", H).integer("frames", c.frames)
+      .integer("total_params", c.stored_params()).integer("decoder_params", c.decoder_params())
+      .integer("grid_params", c.grid_params()).integer("embedding_params", c.embedding_params())
+      .integer("frame_embedding_params", c.frame_embedding_params())
+      .integer("temporal_code_params", c.temporal_code_params())
+      .integer("encoder_params", encoder_params(c)).obj("split", split)
+      .integers("strides", i64(c.strides)).integers("cells", {c.emb_h, c.emb_w})
+      .integer("embedding_channels", c.emb_channels).integer("grid_channels", c.grid_channels)
+      .integers("grid_resolutions", grid_res).integer("temporal_code_dim", c.tcode_dim)
+      .integers("channels", i64(c.channels)).integers("kernels", i64(c.kernels)).str("block", c.block)
+      .integer("flow", c.flow ? 1 : 0).integer("augmentation_hidden", c.aug_hidden)
+      .integers("encoder_channels", i64(c.enc_channels)).integers("encoder_blocks", i64(c.enc_blocks));
+  if (a.bpp > 0) j.num("target_bpp", a.bpp);
+  std::printf("%s\n", j.dump().c_str());
+  return app::kOk;
+}
+
 int run(const Args& a) {
+  if (a.print_model) return print_model(a);
+  if (a.input.empty()) throw std::invalid_argument("no input file (see --help)");
+  if (a.output.empty()) throw std::invalid_argument("no output file: -o FILE.nvc is required");
+  if (a.config == "auto" && a.bpp <= 0) throw std::invalid_argument("--bpp is required");
   const auto t0 = Clock::now();
   auto info = [&](const std::string& s) {
     if (!a.quiet) std::fprintf(stderr, "nvenc: %s\n", s.c_str());
@@ -60,15 +112,14 @@ int run(const Args& a) {
   const torch::Device device = resolve_device(a.device);
   info("fitting on " + describe_device(device) + ", preset " + a.preset);
 
-  EncodeOptions eo;
-  eo.bpp = a.bpp;
-  eo.preset = a.preset;
+  EncodeOptions eo = model_options(a);
+  eo.bpp = a.bpp > 0 ? a.bpp : 64.0;  // a named config without --bpp: the finest quantization up to 12 bits
   eo.device = device;
-  eo.params = a.params;
   eo.epochs = a.epochs;
   eo.batch = a.batch;
   eo.lr = a.lr;
-  eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset;
+  eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset + " config=" + a.config +
+                    " variant=" + eo.variant.describe();
   eo.log = info;
   app::ProgressLine progress(!a.quiet && !a.no_progress);
   eo.on_progress = [&](const FitProgress& p) {
@@ -109,8 +160,10 @@ int run(const Args& a) {
                  a.output.c_str(), r.bytes.size(), bpp, a.bpp, fmt_db(m.psnr_yuv).c_str(), fmt_db(m.psnr_y).c_str(),
                  fmt_db(m.psnr_u).c_str(), fmt_db(m.psnr_v).c_str(), fmt_db(m.psnr_rgb).c_str(), m.ms_ssim, T, W, H,
                  app::format_duration(seconds).c_str(), r.fit.seconds, (long long)r.fit.steps);
-    std::fprintf(stderr, "nvenc: bytes: decoder %llu, embeddings %llu, headers %llu; weights %.2f bits, embeddings %.2f bits\n",
-                 (unsigned long long)r.split.component[0], (unsigned long long)r.split.component[2],
+    std::fprintf(stderr, "nvenc: bytes: decoder %llu, grids %llu, embeddings %llu, headers %llu; weights %.2f bits, "
+                 "embeddings %.2f bits\n",
+                 (unsigned long long)r.split.component[0], (unsigned long long)r.split.component[1],
+                 (unsigned long long)r.split.component[2],
                  (unsigned long long)r.split.headers, r.weight_bits, r.embedding_bits);
   }
   if (!a.stats.empty()) {
@@ -121,15 +174,18 @@ int run(const Args& a) {
         .integer("headers", int64_t(r.split.headers + r.split.component[3]));
     app::JsonObject j;
     j.str("input", a.input).str("output", a.output).str("model", "tnerv").str("preset", a.preset)
+        .str("config", r.config.name).str("variant", eo.variant.describe())
         .str("device", describe_device(device))
         .integer("width", W).integer("height", H).integer("frames", T)
         .integer("bytes", int64_t(r.bytes.size())).num("bpp", bpp).num("target_bpp", a.bpp)
         .obj("components", comps)
         .num("psnr_y", m.psnr_y).num("psnr_u", m.psnr_u).num("psnr_v", m.psnr_v).num("psnr_yuv", m.psnr_yuv)
         .num("psnr_rgb", m.psnr_rgb).num("ms_ssim", m.ms_ssim)
-        .integer("params", r.config.stored_params()).num("weight_bits", r.weight_bits)
+        .integer("params", r.config.stored_params())
+        .integer("decoder_params", r.config.decoder_params()).integer("grid_params", r.config.grid_params())
+        .integer("embedding_params", r.config.embedding_params()).num("weight_bits", r.weight_bits)
         .num("embedding_bits", r.embedding_bits).integer("fit_steps", r.fit.steps)
-        .num("fit_seconds", r.fit.seconds).num("seconds", seconds)
+        .num("fit_psnr_rgb", r.fit.final_psnr).num("fit_seconds", r.fit.seconds).num("seconds", seconds)
         .integer("interrupted", r.fit.stopped_early ? 1 : 0);
     const std::string text = j.dump() + "\n";
     app::write_file_atomically(a.stats, std::vector<uint8_t>(text.begin(), text.end()));
@@ -143,11 +199,18 @@ int main(int argc, char** argv) {
   Args a;
   CLI::App app{"nvenc: fit a neural representation of a video and write it as a .nvc file", "nvenc"};
   app.set_version_flag("--version", std::string("nvenc ") + NVC_VERSION);
-  app.add_option("input", a.input, "Input video: .y4m, raw .yuv (4:2:0), '-' for stdin, or any FFmpeg container")
-      ->required();
-  app.add_option("-o,--output", a.output, "Output .nvc file")->required();
+  app.add_option("input", a.input, "Input video: .y4m, raw .yuv (4:2:0), '-' for stdin, or any FFmpeg container");
+  app.add_option("-o,--output", a.output, "Output .nvc file");
   app.add_option("--bpp", a.bpp, "Target bits per pixel of the whole file (headers included)")
-      ->required()->check(CLI::Range(1e-4, 64.0));
+      ->check(CLI::Range(1e-4, 64.0));
+  app.add_option("--config", a.config,
+                 "T-NeRV size: auto (from --bpp) or a paper configuration: 12.4m (Table 6), 3.0m (7), 9.3m (8)")
+      ->check(CLI::IsMember({"auto", "12.4m", "3.0m", "9.3m"}));
+  app.add_option("--ablation", a.ablation, "Switch model parts off, e.g. E1,D2 (E1..E5, D1..D3; docs/architecture.md)");
+  app.add_option("--block", a.block, "Up-sampling block: hnerv (k x k conv) | compact (depthwise + 1x1)")
+      ->check(CLI::IsMember({"hnerv", "compact"}));
+  app.add_flag("--print-model", a.print_model,
+               "Print the model that would be fitted (JSON, needs --input-res and --frames) and exit");
   app.add_option("--preset", a.preset, "fast | medium | slow (fitting epochs)")
       ->check(CLI::IsMember({"fast", "medium", "slow"}));
   app.add_option("--model", a.model, "Model family")->check(CLI::IsMember({"tnerv", "nvp"}));

@@ -41,8 +41,8 @@ torch::Tensor frames_to_rgb_tensor(const std::vector<video::Frame>& frames, int 
 }
 
 bs::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torch::Tensor& embeddings,
-                       const bs::SequenceHeader& seq, double weight_bits, double embedding_bits,
-                       const std::string& encoder_info) {
+                       const torch::Tensor& temporal_codes, const bs::SequenceHeader& seq, double weight_bits,
+                       double embedding_bits, const std::string& encoder_info) {
   bs::NvcFile f;
   f.seq = seq;
   f.model = cfg.to_description();
@@ -50,13 +50,47 @@ bs::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torc
   torch::NoGradGuard no_grad;
   for (auto& p : decoder->named_parameters(true)) {
     const torch::Tensor& t = p.value();
+    if (p.key().rfind("grid", 0) == 0) {
+      // Feature grids are data like the embeddings: per channel with a zero point, at the embeddings' precision.
+      f.tensors.push_back(quantize_asymmetric(t, embedding_bits, /*axis=*/1, bs::Component::Grids));
+      continue;
+    }
     // Biases get two more bits than weights: they are few and shift whole feature maps.
     const bool is_bias = t.dim() == 1;
     f.tensors.push_back(quantize_symmetric(t, is_bias ? weight_bits + 2 : weight_bits, bs::Component::Decoder,
                                            /*per_channel=*/!is_bias));
   }
-  f.tensors.push_back(quantize_asymmetric(embeddings, embedding_bits, /*axis=*/1, bs::Component::Embeddings));
+  if (cfg.emb_channels > 0)
+    f.tensors.push_back(quantize_asymmetric(embeddings, embedding_bits, /*axis=*/1, bs::Component::Embeddings));
+  // Temporal codes scale every feature map of a frame: few values, so they get the weights' precision.
+  if (cfg.tcode_dim > 0)
+    f.tensors.push_back(quantize_asymmetric(temporal_codes, weight_bits, /*axis=*/1, bs::Component::Embeddings));
   return f;
+}
+
+int64_t encoder_params(const TNervConfig& cfg) {
+  TNervEncoder enc(cfg);
+  int64_t n = 0;
+  for (const auto& p : enc->parameters()) n += p.numel();
+  return n;
+}
+
+TNervConfig plan_tnerv(int W, int H, int T, double bpp, const EncodeOptions& opt) {
+  TNervVariant variant = opt.variant;
+  if (!preset_by_name(opt.preset).full_encoder) variant.tiny_encoder = true;
+  if (opt.config != "auto") return named_config(opt.config, W, H, T, variant);
+  const double target_bytes = bpp * double(W) * double(H) * double(T) / 8.0;
+  // Headers, model description and per-channel scales: roughly fixed, measured on packed files.
+  const double overhead_bytes = 160.0;
+  int64_t budget = opt.params;
+  if (budget <= 0) budget = int64_t((target_bytes - overhead_bytes) * 8.0 / kAssumedBitsPerParam);
+  if (budget < 500) {
+    std::ostringstream m;
+    m << "--bpp " << bpp << " gives " << int64_t(target_bytes) << " bytes for " << T << " frames of " << W << "x"
+      << H << ": too few for any model (raise --bpp or use more frames)";
+    throw std::invalid_argument(m.str());
+  }
+  return auto_config(W, H, T, budget, variant);
 }
 
 double auto_learning_rate(int64_t stored_params) {
@@ -75,21 +109,7 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
 
   EncodeResult r;
   r.target_bytes = opt.bpp * double(W) * double(H) * double(T) / 8.0;
-  // Headers, model description and per-channel scales: roughly fixed, measured on packed files.
-  const double overhead_bytes = 160.0;
-  int64_t budget = opt.params;
-  if (budget <= 0) budget = int64_t((r.target_bytes - overhead_bytes) * 8.0 / kAssumedBitsPerParam);
-  if (budget < 500) {
-    std::ostringstream m;
-    m << "--bpp " << opt.bpp << " gives " << int64_t(r.target_bytes) << " bytes for " << T << " frames of " << W
-      << "x" << H << ": too few for any model (raise --bpp or use more frames)";
-    throw std::invalid_argument(m.str());
-  }
-  r.config = auto_config(W, H, T, budget);
-  if (!preset.full_encoder) {
-    r.config.enc_blocks = {1, 1, 1, 1, 1};
-    r.config.enc_channels = {64, 64, 64, 64};
-  }
+  r.config = plan_tnerv(W, H, T, opt.bpp, opt);
   log(r.config.summary());
 
   TNervDecoder decoder(r.config);
@@ -114,7 +134,8 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   const bs::SequenceHeader seq = sequence_header_of(fmt, T);
   auto try_bits = [&](double wb, bs::ByteSplit* split) {
     const double eb = std::max(2.0, wb - 1.0);  // embeddings one bit coarser, as HNeRV's 6-bit vs 8-bit
-    return bs::serialize(pack_tnerv(r.config, decoder, r.fit.embeddings, seq, wb, eb, opt.encoder_info), split);
+    return bs::serialize(
+        pack_tnerv(r.config, decoder, r.fit.embeddings, r.fit.temporal_codes, seq, wb, eb, opt.encoder_info), split);
   };
   double lo = 2.0, hi = 12.0;
   std::vector<uint8_t> best = try_bits(lo, &r.split);

@@ -22,6 +22,8 @@ Preset preset_by_name(const std::string& name);
 struct EncodeOptions {
   double bpp = 0.1;              // target: 8 * file bytes = bpp * W * H * frames (headers included)
   std::string preset = "medium";
+  std::string config = "auto";   // auto (sized from --bpp) or a named paper configuration (12.4m, 3.0m, 9.3m)
+  TNervVariant variant;          // ablations and block type (the preset may still shrink the frame encoder)
   torch::Device device = torch::kCPU;
   int64_t params = 0;            // expert override of the stored parameter count (0 = from --bpp)
   int epochs = 0;                // expert override of the preset's epochs
@@ -57,9 +59,16 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
                           const EncodeOptions& opt);
 
 // Packs a fitted model at a given precision (used by rate control and tests).
+// embeddings / temporal_codes may be undefined when the configuration has none.
 bitstream::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torch::Tensor& embeddings,
-                              const bitstream::SequenceHeader& seq, double weight_bits, double embedding_bits,
-                              const std::string& encoder_info);
+                              const torch::Tensor& temporal_codes, const bitstream::SequenceHeader& seq,
+                              double weight_bits, double embedding_bits, const std::string& encoder_info);
+
+// The model a run would fit, before fitting: nvenc --print-model and the start of encode_tnerv.
+// param_budget <= 0 derives it from bpp (auto config only).
+TNervConfig plan_tnerv(int width, int height, int frames, double bpp, const EncodeOptions& opt);
+// Parameters of the fitting-only modules (frame encoder, augmentation MLP, temporal MLP) for a configuration.
+int64_t encoder_params(const TNervConfig& cfg);
 
 bitstream::SequenceHeader sequence_header_of(const video::VideoFormat& fmt, int frames);
 torch::Tensor frames_to_rgb_tensor(const std::vector<video::Frame>& frames, int matrix, bool full_range);

@@ -23,6 +23,7 @@ struct FitOptions {
   double lr = 1e-2;
   double warmup_fraction = 0.1;  // linear warm-up, then cosine decay
   double final_lr_fraction = 0.01;
+  double temporal_lr_scale = 0.1;  // learning rate of the time-conditioning modules relative to lr
   torch::Device device = torch::kCPU;
   uint64_t seed = 1;
   double report_interval_s = 0.5;
@@ -31,7 +32,9 @@ struct FitOptions {
 };
 
 struct FitResult {
-  torch::Tensor embeddings;  // [T, Ce, h, w] on the CPU: the encoder's output for every frame after fitting
+  // What is stored per frame, on the CPU (undefined when the model has none):
+  torch::Tensor embeddings;      // [T, Ce, h, w] E_t = encoder(frame) + augmentation(t) after fitting
+  torch::Tensor temporal_codes;  // [T, Dt] the temporal MLP at each frame's time
   double final_psnr = 0;     // PSNR of the last epoch's training loss
   int64_t steps = 0;
   double seconds = 0;
@@ -40,6 +43,9 @@ struct FitResult {
 
 // frames: [T, 3, H, W] float RGB (display size). The decoder output is cropped to H x W for the loss; the encoder
 // sees the frames edge-padded to the coded size. Both modules stay on opt.device.
+// With the flow-guided decoder, neighbours come from a detached buffer of the latest independent frame of every
+// frame (a neighbour not yet decoded in this fit counts as missing), and the loss is
+// MSE(output) + 0.1 * (MSE(independent) + MSE(aggregated)) as in FFNeRV.
 FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::Tensor& frames, const FitOptions& opt);
 
 // Learning rate at a given step for the warm-up + cosine schedule (exposed for tests).

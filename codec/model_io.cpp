@@ -1,5 +1,6 @@
 #include "codec/model_io.h"
 
+#include <map>
 #include <sstream>
 
 #ifdef NVC_HAVE_CUDA
@@ -50,7 +51,7 @@ LoadedTNerv load_tnerv(const bs::NvcFile& file, const torch::Device& device) {
   m.cfg = TNervConfig::from_description(file.model, file.seq);
   m.decoder = TNervDecoder(m.cfg);
   auto params = m.decoder->named_parameters(/*recurse=*/true);
-  const size_t needed = params.size() + 1;
+  const size_t needed = params.size() + (m.cfg.emb_channels > 0 ? 1 : 0) + (m.cfg.tcode_dim > 0 ? 1 : 0);
   if (file.tensors.size() != needed) {
     throw bs::FormatError("the T-NeRV model needs " + std::to_string(needed) + " tensors, the file has " +
                           std::to_string(file.tensors.size()));
@@ -62,11 +63,17 @@ LoadedTNerv load_tnerv(const bs::NvcFile& file, const torch::Device& device) {
     p.value().copy_(t);
     ++i;
   }
-  m.embeddings = record_to_tensor(file.tensors[i], i,
-                                  {m.cfg.frames, m.cfg.emb_channels, m.cfg.emb_h, m.cfg.emb_w}, "embeddings");
+  if (m.cfg.emb_channels > 0) {
+    m.embeddings = record_to_tensor(file.tensors[i], i,
+                                    {m.cfg.frames, m.cfg.emb_channels, m.cfg.emb_h, m.cfg.emb_w}, "embeddings")
+                       .to(device);
+    ++i;
+  }
+  if (m.cfg.tcode_dim > 0)
+    m.temporal_codes = record_to_tensor(file.tensors[i], i, {m.cfg.frames, m.cfg.tcode_dim}, "temporal codes")
+                           .to(device);
   m.decoder->to(device);
   m.decoder->eval();
-  m.embeddings = m.embeddings.to(device);
   return m;
 }
 
@@ -114,19 +121,82 @@ FrameDecoder::FrameDecoder(const bs::NvcFile& file, const torch::Device& device,
       matrix_(file.seq.matrix),
       full_range_(file.seq.full_range != 0) {}
 
+TNervPass FrameDecoder::run_pass(int start, int n) {
+  const auto& cfg = model_.cfg;
+  torch::Tensor emb, tcode;
+  if (cfg.emb_channels > 0) emb = model_.embeddings.narrow(0, start, n);
+  if (cfg.tcode_dim > 0) tcode = model_.temporal_codes.narrow(0, start, n);
+  torch::Tensor tau = torch::arange(start, start + n, torch::TensorOptions().dtype(torch::kFloat32).device(device_)) /
+                      float(std::max(1, cfg.frames - 1));
+  return model_.decoder->pass(emb, tau, tcode);
+}
+
 void FrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
   torch::NoGradGuard no_grad;
   const int frames = model_.cfg.frames;
   if (first < 0 || count < 0 || first > frames || count > frames - first)
     throw std::out_of_range("frame range [" + std::to_string(first) + ", " + std::to_string(first + count) +
                             ") is outside the stream's " + std::to_string(frames) + " frames");
+  const int W = model_.cfg.width, H = model_.cfg.height;
+  if (!model_.cfg.flow) {
+    for (int start = first; start < first + count; start += batch_) {
+      const int n = std::min(batch_, first + count - start);
+      auto batch = rgb_batch_to_frames(run_pass(start, n).independent, W, H, matrix_, full_range_);
+      for (int k = 0; k < n; ++k)
+        if (!sink(start + k, batch[size_t(k)])) return;
+    }
+    return;
+  }
+  // Sliding window over the passes: pass_of[t] holds frame t's pass while some frame still needs it.
+  const int reach = 2;  // max |kWindow|
+  std::map<int, TNervPass> pass_of;
+  int next_pass = std::max(0, first - reach);
+  const int64_t Hc = model_.cfg.coded_height(), Wc = model_.cfg.coded_width();
   for (int start = first; start < first + count; start += batch_) {
     const int n = std::min(batch_, first + count - start);
-    torch::Tensor emb = model_.embeddings.narrow(0, start, n);
-    torch::Tensor tau = torch::arange(start, start + n, torch::TensorOptions().dtype(torch::kFloat32).device(device_)) /
-                        float(std::max(1, frames - 1));
-    torch::Tensor rgb = model_.decoder->forward(emb, tau);
-    auto batch = rgb_batch_to_frames(rgb, model_.cfg.width, model_.cfg.height, matrix_, full_range_);
+    // Passes up to the last neighbour of this batch, in batches.
+    const int need_end = std::min(frames, start + n + reach);
+    while (next_pass < need_end) {
+      const int m = std::min(batch_, need_end - next_pass);
+      TNervPass p = run_pass(next_pass, m);
+      for (int k = 0; k < m; ++k) {
+        TNervPass one;
+        one.independent = p.independent.narrow(0, k, 1);
+        one.flows = p.flows.narrow(0, k, 1);
+        one.weights = p.weights.narrow(0, k, 1);
+        one.blend = p.blend.narrow(0, k, 1);
+        pass_of[next_pass + k] = one;
+      }
+      next_pass += m;
+    }
+    TNervPass cur;
+    std::vector<torch::Tensor> ind, fl, wt, bl, nbs;
+    std::vector<uint8_t> valid;
+    const auto zero = torch::zeros({1, 3, Hc, Wc}, model_.decoder->head->weight.options());
+    for (int t = start; t < start + n; ++t) {
+      const TNervPass& p = pass_of.at(t);
+      ind.push_back(p.independent);
+      fl.push_back(p.flows);
+      wt.push_back(p.weights);
+      bl.push_back(p.blend);
+      std::vector<torch::Tensor> nb;
+      for (int off : TNervConfig::kWindow) {
+        const int u = t + off;
+        const bool ok = u >= 0 && u < frames;
+        valid.push_back(ok ? 1 : 0);
+        nb.push_back(ok ? pass_of.at(u).independent : zero);
+      }
+      nbs.push_back(torch::stack(nb, 1));  // [1, 4, 3, Hc, Wc]
+    }
+    cur.independent = torch::cat(ind, 0);
+    cur.flows = torch::cat(fl, 0);
+    cur.weights = torch::cat(wt, 0);
+    cur.blend = torch::cat(bl, 0);
+    const auto valid_t = torch::from_blob(valid.data(), {n, 4}, torch::kUInt8).to(torch::kBool).to(device_);
+    const auto out = model_.decoder->aggregate(cur, torch::cat(nbs, 0), valid_t).output;
+    auto batch = rgb_batch_to_frames(out, W, H, matrix_, full_range_);
+    // Frames before the next batch's first neighbour are no longer needed.
+    for (auto it = pass_of.begin(); it != pass_of.end() && it->first < start + n - reach;) it = pass_of.erase(it);
     for (int k = 0; k < n; ++k)
       if (!sink(start + k, batch[size_t(k)])) return;
   }
