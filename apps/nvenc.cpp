@@ -19,10 +19,11 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
   std::string input_format = "auto", config = "auto", ablation, block = "hnerv";
-  bool print_model = false;
+  bool print_model = false, full_model = false;
   double bpp = 0;
   int64_t frames = -1, seek = 0, params = 0;
   int epochs = 0, batch = 1, threads = 0;
+  uint64_t seed = 1;
   double lr = 0;
   bool quiet = false, no_progress = false;
 };
@@ -39,6 +40,7 @@ EncodeOptions model_options(const Args& a) {
   eo.config = a.config;
   eo.params = a.params;
   eo.variant.block = a.block;
+  eo.variant.size_adaptive = !a.full_model;
   eo.variant.apply_ablations(a.ablation);
   return eo;
 }
@@ -115,6 +117,7 @@ int run(const Args& a) {
   EncodeOptions eo = model_options(a);
   eo.bpp = a.bpp > 0 ? a.bpp : 64.0;  // a named config without --bpp: the finest quantization up to 12 bits
   eo.device = device;
+  eo.seed = a.seed;
   eo.epochs = a.epochs;
   eo.batch = a.batch;
   eo.lr = a.lr;
@@ -209,6 +212,8 @@ int main(int argc, char** argv) {
   app.add_option("--ablation", a.ablation, "Switch model parts off, e.g. E1,D2 (E1..E5, D1..D3; docs/architecture.md)");
   app.add_option("--block", a.block, "Up-sampling block: hnerv (k x k conv) | compact (depthwise + 1x1)")
       ->check(CLI::IsMember({"hnerv", "compact"}));
+  app.add_flag("--full-model", a.full_model,
+               "Every part of T-NeRV at any size (auto leaves grids, flow and augmentation out below 1M parameters)");
   app.add_flag("--print-model", a.print_model,
                "Print the model that would be fitted (JSON, needs --input-res and --frames) and exit");
   app.add_option("--preset", a.preset, "fast | medium | slow (fitting epochs)")
@@ -228,6 +233,8 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", a.epochs, "Expert: fitting epochs instead of the preset's")->check(CLI::Range(1, 100000));
   app.add_option("--batch", a.batch, "Frames per fitting step")->check(CLI::Range(1, 256));
   app.add_option("--lr", a.lr, "Peak learning rate (default: from the model size)")->check(CLI::Range(1e-6, 1.0));
+  app.add_option("--seed", a.seed, "Seed of the initial weights and the frame order (same seed, same machine and "
+                               "thread count: the same file)");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_flag("--no-progress", a.no_progress, "No progress line");
   app.add_flag("-q,--quiet", a.quiet, "Print nothing but errors");

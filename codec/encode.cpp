@@ -112,6 +112,8 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   r.config = plan_tnerv(W, H, T, opt.bpp, opt);
   log(r.config.summary());
 
+  // Seed before the modules exist: their initial weights are part of what makes a run reproducible.
+  torch::manual_seed(opt.seed);
   TNervDecoder decoder(r.config);
   TNervEncoder encoder(r.config);
   FitOptions fo;

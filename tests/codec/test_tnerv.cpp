@@ -7,6 +7,13 @@
 
 using namespace nvc;
 
+// Every part of T-NeRV whatever the budget (auto_config drops some below 1M parameters).
+static TNervVariant full_variant() {
+  TNervVariant v;
+  v.size_adaptive = false;
+  return v;
+}
+
 static int product(const std::vector<int>& v) {
   int p = 1;
   for (int x : v) p *= x;
@@ -140,7 +147,7 @@ TEST_CASE("AdaIN normalises each channel and applies the temporal scale and shif
 
 TEST_CASE("every part of the model has the right shape for odd sizes", "[tnerv]") {
   for (auto [w, h, t] : std::vector<std::tuple<int, int, int>>{{100, 62, 4}, {66, 38, 1}, {30, 18, 7}}) {
-    TNervConfig c = auto_config(w, h, t, 20000);
+    TNervConfig c = auto_config(w, h, t, 20000, full_variant());
     c.enc_blocks = {1, 1, 1, 1, 1};
     c.enc_channels = {8, 8, 8, 8};
     c.aug_hidden = 16;
@@ -192,7 +199,7 @@ TEST_CASE("the paper's configurations have the published sizes", "[tnerv][params
 TEST_CASE("parameter counts match the modules that are built", "[tnerv][params]") {
   for (const char* ablation : {"", "E1", "E2", "D1", "D2", "D3", "E1,D1,D2"}) {
     for (const char* block : {"hnerv", "compact"}) {
-      TNervVariant v;
+      TNervVariant v = full_variant();
       v.block = block;
       v.apply_ablations(ablation);
       const TNervConfig c = auto_config(320, 180, 20, 150000, v);
@@ -219,9 +226,9 @@ TEST_CASE("full model description round trip and backbone-only descriptions", "[
   seq.width = 192;
   seq.height = 144;
   seq.frame_count = 30;
-  TNervVariant compact;
+  TNervVariant compact = full_variant();
   compact.block = "compact";
-  for (const TNervVariant& v : {TNervVariant{}, compact}) {
+  for (const TNervVariant& v : {full_variant(), compact}) {
     const TNervConfig c = auto_config(192, 144, 30, 60000, v);
     const TNervConfig d = TNervConfig::from_description(c.to_description(), seq);
     CHECK(d.grid_res == c.grid_res);
@@ -252,4 +259,23 @@ TEST_CASE("full model description round trip and backbone-only descriptions", "[
   bad.ints["emb"][0] = 0;
   bad.ints.erase("grids");
   CHECK_THROWS_AS(TNervConfig::from_description(bad, seq), bitstream::FormatError);  // no decoder input
+}
+
+TEST_CASE("auto keeps embeddings and AdaIN for small budgets and every part from 1M parameters", "[tnerv]") {
+  const TNervConfig small = auto_config(192, 144, 30, 26000);
+  CHECK(small.grid_res.empty());
+  CHECK_FALSE(small.flow);
+  CHECK(small.aug_hidden == 0);
+  CHECK(small.tcode_dim > 0);
+  CHECK(small.emb_channels > 0);
+  const TNervConfig forced = auto_config(192, 144, 30, 26000, full_variant());
+  CHECK(forced.grid_res.size() == 3);
+  CHECK(forced.flow);
+  CHECK(forced.aug_hidden > 0);
+  const TNervConfig large = auto_config(1280, 720, 300, 4000000);
+  CHECK(large.grid_res == std::vector<int>{32, 64, 128});
+  CHECK(large.flow);
+  CHECK(large.aug_hidden == 512);
+  CHECK(large.stored_params() <= 4000000);
+  CHECK(large.stored_params() > 3800000);
 }
