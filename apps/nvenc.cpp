@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
-  std::string input_format = "auto", config = "auto", ablation, block = "hnerv";
+  std::string input_format = "auto", config = "auto", ablation, block = "auto";
   bool print_model = false, full_model = false;
   double bpp = 0;
   int64_t frames = -1, seek = 0, params = 0;
@@ -210,8 +210,8 @@ int main(int argc, char** argv) {
                  "T-NeRV size: auto (from --bpp) or a paper configuration: 12.4m (Table 6), 3.0m (7), 9.3m (8)")
       ->check(CLI::IsMember({"auto", "12.4m", "3.0m", "9.3m"}));
   app.add_option("--ablation", a.ablation, "Switch model parts off, e.g. E1,D2 (E1..E5, D1..D3; docs/architecture.md)");
-  app.add_option("--block", a.block, "Up-sampling block: hnerv (k x k conv) | compact (depthwise + 1x1)")
-      ->check(CLI::IsMember({"hnerv", "compact"}));
+  app.add_option("--block", a.block, "Up-sampling block: hnerv (k x k conv) | compact (depthwise + 1x1) | auto (compact below 1M parameters)")
+      ->check(CLI::IsMember({"auto", "hnerv", "compact"}));
   app.add_flag("--full-model", a.full_model,
                "Every part of T-NeRV at any size (auto leaves grids, flow and augmentation out below 1M parameters)");
   app.add_flag("--print-model", a.print_model,

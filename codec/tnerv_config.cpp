@@ -45,9 +45,9 @@ void apply_encoder_variant(TNervConfig& c, const TNervVariant& v) {
 }
 
 void apply_block_variant(TNervConfig& c, const TNervVariant& v) {
-  c.block = v.block;
+  c.block = v.block == "auto" ? "hnerv" : v.block;
   if (v.regular_5x5) c.kernels = {5, 5, 5, 5, 5};
-  else if (v.block == "compact") c.kernels = {5, 5, 5, 5, 5};  // depthwise: a wide kernel costs next to nothing
+  else if (c.block == "compact") c.kernels = {5, 5, 5, 5, 5};  // depthwise: a wide kernel costs next to nothing
 }
 
 }  // namespace
@@ -250,7 +250,7 @@ std::string TNervVariant::describe() const {
   if (regular_5x5) on.push_back("D3");
   std::string s;
   for (const auto& x : on) s += (s.empty() ? "" : "+") + x;
-  if (block != "hnerv") s += (s.empty() ? "" : "+") + block;
+  if (block != "auto") s += (s.empty() ? "" : "+") + block;
   return s.empty() ? "full" : s;
 }
 
@@ -263,6 +263,7 @@ TNervConfig auto_config(int width, int height, int frames, int64_t param_budget,
     small.grids = false;
     small.flow = false;
     small.augmentation = false;
+    if (small.block == "auto") small.block = "compact";
     return auto_config(width, height, frames, param_budget, small);
   }
   TNervConfig c;

@@ -268,6 +268,7 @@ TEST_CASE("auto keeps embeddings and AdaIN for small budgets and every part from
   CHECK(small.aug_hidden == 0);
   CHECK(small.tcode_dim > 0);
   CHECK(small.emb_channels > 0);
+  CHECK(small.block == "compact");
   const TNervConfig forced = auto_config(192, 144, 30, 26000, full_variant());
   CHECK(forced.grid_res.size() == 3);
   CHECK(forced.flow);
@@ -276,6 +277,8 @@ TEST_CASE("auto keeps embeddings and AdaIN for small budgets and every part from
   CHECK(large.grid_res == std::vector<int>{32, 64, 128});
   CHECK(large.flow);
   CHECK(large.aug_hidden == 512);
+  CHECK(large.block == "hnerv");
+  CHECK(named_config("9.3m", 1920, 1080, 600).block == "hnerv");
   CHECK(large.stored_params() <= 4000000);
   CHECK(large.stored_params() > 3800000);
 }
