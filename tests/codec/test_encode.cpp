@@ -50,6 +50,18 @@ std::vector<video::Frame> synthetic_clip(int w, int h, int n) {
 
 std::string clip_path(const char* name) { return std::string(NVC_TEST_DATA_DIR) + "/" + name; }
 
+// The 30-frame 192x144 test clip; false (with a warning) where ../shared/data is absent.
+bool read_vtest(std::vector<video::Frame>& frames, video::VideoFormat& fmt) {
+  const std::string path = clip_path("vtest_192x144_10fps_30f.y4m");
+  if (!std::filesystem::exists(path)) {
+    WARN("test clip not found: " << path);
+    return false;
+  }
+  frames = video::read_all(path, video::ReaderOptions{}, &fmt);
+  REQUIRE(frames.size() == 30);
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("packed model decodes like the float model", "[encode]") {
@@ -161,14 +173,9 @@ TEST_CASE("fitting learns a synthetic clip", "[encode]") {
 }
 
 TEST_CASE("T-NeRV beats the embeddings-only backbone at equal size on a real clip", "[encode][clip]") {
-  const std::string path = clip_path("vtest_192x144_10fps_30f.y4m");
-  if (!std::filesystem::exists(path)) {
-    WARN("test clip not found: " << path);
-    return;
-  }
   video::VideoFormat fmt;
-  const auto frames = video::read_all(path, video::ReaderOptions{}, &fmt);
-  REQUIRE(frames.size() == 30);
+  std::vector<video::Frame> frames;
+  if (!read_vtest(frames, fmt)) return;
   // PSNR-YUV of what nvdec decodes, averaged over two seeds: one fit of a 26k-parameter model varies by about a dB
   // with its initial weights.
   auto decoded_psnr = [&](const char* ablation, const char* block) {
@@ -204,14 +211,9 @@ TEST_CASE("T-NeRV beats the embeddings-only backbone at equal size on a real cli
 }
 
 TEST_CASE("encode a real clip on the CPU: frame count, size, rate and quality", "[encode][clip]") {
-  const std::string path = clip_path("vtest_192x144_10fps_30f.y4m");
-  if (!std::filesystem::exists(path)) {
-    WARN("test clip not found: " << path);
-    return;
-  }
   video::VideoFormat fmt;
-  const auto frames = video::read_all(path, video::ReaderOptions{}, &fmt);
-  REQUIRE(frames.size() == 30);
+  std::vector<video::Frame> frames;
+  if (!read_vtest(frames, fmt)) return;
 
   EncodeOptions o;
   o.bpp = 0.2;
