@@ -52,11 +52,14 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
   };
   for (auto& p : decoder->named_parameters()) (is_temporal(p.key()) ? temporal_params : main_params).push_back(p.value());
   for (auto& p : encoder->named_parameters()) (is_temporal(p.key()) ? temporal_params : main_params).push_back(p.value());
-  const double temporal_scale = opt.temporal_lr_scale;
   std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<double> group_lr_scale;  // of each group, relative to the scheduled rate
   groups.emplace_back(main_params, std::make_unique<torch::optim::AdamOptions>(opt.lr));
-  if (!temporal_params.empty())
-    groups.emplace_back(temporal_params, std::make_unique<torch::optim::AdamOptions>(opt.lr * temporal_scale));
+  group_lr_scale.push_back(1.0);
+  if (!temporal_params.empty()) {
+    groups.emplace_back(temporal_params, std::make_unique<torch::optim::AdamOptions>(opt.lr * opt.temporal_lr_scale));
+    group_lr_scale.push_back(opt.temporal_lr_scale);
+  }
   torch::optim::Adam optim(groups, torch::optim::AdamOptions(opt.lr).betas({0.9, 0.999}));
 
   const int64_t batch = std::clamp<int64_t>(opt.batch, 1, T);
@@ -90,7 +93,7 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
       }
       const double lr = scheduled_lr(opt, step, total);
       for (size_t g = 0; g < optim.param_groups().size(); ++g)
-        static_cast<torch::optim::AdamOptions&>(optim.param_groups()[g].options()).lr(g == 0 ? lr : lr * temporal_scale);
+        static_cast<torch::optim::AdamOptions&>(optim.param_groups()[g].options()).lr(lr * group_lr_scale[g]);
 
       torch::Tensor idx = order.narrow(0, b * batch, std::min(batch, T - b * batch)).to(opt.device);
       torch::Tensor target = frames.index_select(0, idx);
@@ -99,7 +102,7 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
       if (cfg.emb_channels > 0) emb = encoder->embed(pad_to(target, CH, CW), tau);
       if (cfg.tcode_dim > 0) tcode = encoder->temporal_code(tau);
       TNervPass pass = decoder->pass(emb, tau, tcode);
-      torch::Tensor out, loss;
+      torch::Tensor mse, loss;  // mse: of the decoded output, what the progress line reports
       if (cfg.flow) {
         const auto nb = idx.unsqueeze(1) + window.unsqueeze(0);  // [B, 4]
         const auto inside = (nb >= 0) & (nb < T);
@@ -108,24 +111,24 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
         const auto neighbours =
             buffer.index_select(0, nb_clamped.flatten()).to(torch::kFloat32).view({nb.size(0), 4, 3, CH, CW});
         TNervAggregate agg = decoder->aggregate(pass, neighbours, valid);
-        out = crop(agg.output);
+        mse = F::mse_loss(crop(agg.output), target);
         // Per-frame MSE of the aggregated neighbours, counted only where a neighbour exists.
         const auto agg_err = (crop(agg.aggregated) - target).square().mean({1, 2, 3});
         const auto has = agg.any_neighbour.to(torch::kFloat32);
         const auto agg_loss = (agg_err * has).sum() / has.sum().clamp_min(1.0);
-        loss = F::mse_loss(out, target) + 0.1 * (F::mse_loss(crop(pass.independent), target) + agg_loss);
+        loss = mse + 0.1 * (F::mse_loss(crop(pass.independent), target) + agg_loss);
         torch::NoGradGuard no_grad;
         buffer.index_copy_(0, idx, pass.independent.detach().to(buffer.dtype()));
         filled.index_fill_(0, idx, true);
       } else {
-        out = crop(pass.independent);
-        loss = F::mse_loss(out, target);
+        mse = F::mse_loss(crop(pass.independent), target);
+        loss = mse;
       }
       optim.zero_grad();
       loss.backward();
       optim.step();
 
-      const double l = F::mse_loss(out.detach(), target).item<double>();
+      const double l = mse.item<double>();
       report_loss += l;
       epoch_loss += l;
       ++report_n;

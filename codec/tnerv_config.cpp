@@ -52,8 +52,6 @@ void apply_block_variant(TNervConfig& c, const TNervVariant& v) {
 
 }  // namespace
 
-constexpr int TNervConfig::kWindow[4];
-
 int TNervConfig::total_stride() const {
   int s = 1;
   for (int f : strides) s *= f;

@@ -127,12 +127,11 @@ TNervAggregate TNervDecoderImpl::aggregate(const TNervPass& p, const torch::Tens
   // Missing neighbours get a logit far below any learnt one, so they take no weight.
   const auto mask = (~valid).to(weights.dtype()).unsqueeze(2).unsqueeze(3) * -1e4;
   const auto w = torch::softmax(weights + mask, 1);
-  torch::Tensor agg;
-  for (int k = 0; k < 4; ++k) {
-    const auto warped = warp(neighbours.select(1, k), flows.narrow(1, 2 * k, 2));
-    const auto term = warped * w.narrow(1, k, 1);
-    agg = k == 0 ? term : agg + term;
-  }
+  // The four neighbours are warped in one grid_sample call: [B, 4, ...] folded to [4B, ...].
+  const int64_t B = neighbours.size(0);
+  const auto warped = warp(neighbours.reshape({B * 4, 3, Hc, Wc}), flows.reshape({B * 4, 2, Hc, Wc}))
+                          .view({B, 4, 3, Hc, Wc});
+  const auto agg = (warped * w.unsqueeze(2)).sum(1);
   const auto b = torch::softmax(p.blend, 1);
   r.any_neighbour = valid.any(1);
   const auto blended = p.independent * b.narrow(1, 0, 1) + agg * b.narrow(1, 1, 1);
