@@ -18,7 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
-  std::string input_format = "auto", config = "auto", ablation, block = "auto";
+  std::string input_format = "auto", config = "auto", ablation, block = "auto", stages = "all";
+  double prune = 0.15, lambda = 0, lambda_scale = 1.0;
   bool print_model = false, full_model = false;
   double bpp = 0;
   int64_t frames = -1, seek = 0, params = 0;
@@ -42,6 +43,10 @@ EncodeOptions model_options(const Args& a) {
   eo.variant.block = a.block;
   eo.variant.size_adaptive = !a.full_model;
   eo.variant.apply_ablations(a.ablation);
+  eo.compression = CompressionOptions::parse_stages(a.stages);
+  eo.compression.prune_fraction = a.prune;
+  eo.compression.lambda = a.lambda;
+  eo.compression.lambda_scale = a.lambda_scale;
   return eo;
 }
 
@@ -122,13 +127,14 @@ int run(const Args& a) {
   eo.batch = a.batch;
   eo.lr = a.lr;
   eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset + " config=" + a.config +
-                    " variant=" + eo.variant.describe();
+                    " variant=" + eo.variant.describe() + " stages=" + eo.compression.describe();
   eo.log = info;
   app::ProgressLine progress(!a.quiet && !a.no_progress);
   eo.on_progress = [&](const FitProgress& p) {
     char b[256];
-    std::snprintf(b, sizeof b, "[%5.1f%%] step %lld/%lld, epoch %d/%d, PSNR-RGB %.2f dB, %.2f it/s, eta %s",
-                  100.0 * double(p.step) / double(p.total_steps), (long long)p.step, (long long)p.total_steps, p.epoch,
+    std::snprintf(b, sizeof b, "[%5.1f%%] %s: step %lld/%lld, epoch %d/%d, PSNR-RGB %.2f dB, %.2f it/s, eta %s",
+                  100.0 * double(p.step) / double(p.total_steps), p.stage, (long long)p.step,
+                  (long long)p.total_steps, p.epoch,
                   p.epochs, p.psnr, p.steps_per_s, app::format_duration(p.eta_s).c_str());
     progress.update(double(p.step) / double(p.total_steps), b);
   };
@@ -164,10 +170,10 @@ int run(const Args& a) {
                  fmt_db(m.psnr_u).c_str(), fmt_db(m.psnr_v).c_str(), fmt_db(m.psnr_rgb).c_str(), m.ms_ssim, T, W, H,
                  app::format_duration(seconds).c_str(), r.fit.seconds, (long long)r.fit.steps);
     std::fprintf(stderr, "nvenc: bytes: decoder %llu, grids %llu, embeddings %llu, headers %llu; weights %.2f bits, "
-                 "embeddings %.2f bits\n",
+                 "embeddings %.2f bits; %.1f%% of the decoder weights zero\n",
                  (unsigned long long)r.split.component[0], (unsigned long long)r.split.component[1],
                  (unsigned long long)r.split.component[2],
-                 (unsigned long long)r.split.headers, r.weight_bits, r.embedding_bits);
+                 (unsigned long long)r.split.headers, r.weight_bits, r.embedding_bits, 100.0 * r.sparsity);
   }
   if (!a.stats.empty()) {
     app::JsonObject comps;
@@ -189,7 +195,13 @@ int run(const Args& a) {
         .integer("embedding_params", r.config.embedding_params()).num("weight_bits", r.weight_bits)
         .num("embedding_bits", r.embedding_bits).integer("fit_steps", r.fit.steps)
         .num("fit_psnr_rgb", r.fit.final_psnr).num("fit_seconds", r.fit.seconds).num("seconds", seconds)
-        .integer("interrupted", r.fit.stopped_early ? 1 : 0);
+        .integer("interrupted", r.fit.stopped_early ? 1 : 0)
+        .str("stages", eo.compression.describe()).num("lambda", r.lambda).num("sparsity", r.sparsity);
+    for (const StageReport& st : r.stages) {
+      app::JsonObject sj;
+      sj.integer("epochs", st.epochs).num("fit_psnr_rgb", st.fit_psnr).num("weight_bits", st.weight_bits);
+      j.obj("stage_" + st.name, sj);
+    }
     const std::string text = j.dump() + "\n";
     app::write_file_atomically(a.stats, std::vector<uint8_t>(text.begin(), text.end()));
   }
@@ -230,6 +242,16 @@ int main(int argc, char** argv) {
   app.add_option("--recon", a.recon, "Also write the decoded result (what nvdec will output) to this file");
   app.add_option("--params", a.params, "Expert: stored parameter count instead of the one derived from --bpp")
       ->check(CLI::Range(int64_t(500), int64_t(1) << 32));
+  app.add_option("--stages", a.stages,
+                 "Compression stages after the fit: all (default), ptq (post-training quantization only), or a list "
+                 "of prune, qat, ec");
+  app.add_option("--prune", a.prune, "Fraction of the decoder's weights pruned by the prune stage")
+      ->check(CLI::Range(0.0, 0.95));
+  app.add_option("--lambda", a.lambda, "Expert: rate weight of the ec stage in MSE per bpp (default: from the fit "
+                                       "and --bpp)")
+      ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--lambda-scale", a.lambda_scale, "Expert: multiplies the automatic rate weight")
+      ->check(CLI::Range(0.0, 1e6));
   app.add_option("--epochs", a.epochs, "Expert: fitting epochs instead of the preset's")->check(CLI::Range(1, 100000));
   app.add_option("--batch", a.batch, "Frames per fitting step")->check(CLI::Range(1, 256));
   app.add_option("--lr", a.lr, "Peak learning rate (default: from the model size)")->check(CLI::Range(1e-6, 1.0));

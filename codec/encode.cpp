@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "codec/compress.h"
 #include "codec/quantize.h"
 #include "codec/tnerv_encoder.h"
 
@@ -48,24 +49,80 @@ bs::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, const torc
   f.model = cfg.to_description();
   f.encoder_info = encoder_info;
   torch::NoGradGuard no_grad;
-  for (auto& p : decoder->named_parameters(true)) {
-    const torch::Tensor& t = p.value();
-    if (p.key().rfind("grid", 0) == 0) {
-      // Feature grids are data like the embeddings: per channel with a zero point, at the embeddings' precision.
-      f.tensors.push_back(quantize_asymmetric(t, embedding_bits, /*axis=*/1, bs::Component::Grids));
-      continue;
-    }
-    // Biases get two more bits than weights: they are few and shift whole feature maps.
-    const bool is_bias = t.dim() == 1;
-    f.tensors.push_back(quantize_symmetric(t, is_bias ? weight_bits + 2 : weight_bits, bs::Component::Decoder,
-                                           /*per_channel=*/!is_bias));
-  }
-  if (cfg.emb_channels > 0)
-    f.tensors.push_back(quantize_asymmetric(embeddings, embedding_bits, /*axis=*/1, bs::Component::Embeddings));
-  // Temporal codes scale every feature map of a frame: few values, so they get the weights' precision.
-  if (cfg.tcode_dim > 0)
-    f.tensors.push_back(quantize_asymmetric(temporal_codes, weight_bits, /*axis=*/1, bs::Component::Embeddings));
+  for (auto& p : decoder->named_parameters(true))
+    f.tensors.push_back(quantize_tensor(p.value(), decoder_param_quant(p.key(), p.value(), weight_bits, embedding_bits)));
+  if (cfg.emb_channels > 0) f.tensors.push_back(quantize_tensor(embeddings, embedding_quant(embedding_bits)));
+  if (cfg.tcode_dim > 0) f.tensors.push_back(quantize_tensor(temporal_codes, temporal_code_quant(weight_bits)));
   return f;
+}
+
+CompressionOptions CompressionOptions::parse_stages(const std::string& list) {
+  CompressionOptions o;
+  o.prune = o.qat = o.ec = false;
+  if (list == "ptq") return o;
+  if (list == "all") {
+    o.prune = o.qat = o.ec = true;
+    return o;
+  }
+  std::stringstream ss(list);
+  std::string item;
+  int n = 0;
+  while (std::getline(ss, item, ',')) {
+    ++n;
+    if (item == "prune") o.prune = true;
+    else if (item == "qat") o.qat = true;
+    else if (item == "ec") o.ec = true;
+    else
+      throw std::invalid_argument("unknown compression stage '" + item + "' (expected ptq, all, or a list of prune, qat, ec)");
+  }
+  if (n == 0) throw std::invalid_argument("empty list of compression stages");
+  return o;
+}
+
+std::string CompressionOptions::describe() const {
+  std::string s;
+  auto add = [&](bool on, const char* name) {
+    if (!on) return;
+    if (!s.empty()) s += ",";
+    s += name;
+  };
+  add(prune, "prune");
+  add(qat, "qat");
+  add(ec, "ec");
+  return s.empty() ? "ptq" : s;
+}
+
+double embedding_bits_for(double weight_bits) { return std::max(2.0, weight_bits - 1.0); }
+
+RateControlResult fit_to_budget(double target_bytes,
+                                const std::function<std::vector<uint8_t>(double, double, bs::ByteSplit*)>& pack) {
+  RateControlResult r;
+  double lo = kMinWeightBits, hi = kMaxWeightBits;
+  r.bytes = pack(lo, embedding_bits_for(lo), &r.split);
+  r.weight_bits = lo;
+  if (double(r.bytes.size()) > target_bytes) {
+    std::ostringstream m;
+    m << "even the coarsest quantization gives " << r.bytes.size() << " bytes, over the target of "
+      << int64_t(target_bytes) << " (raise --bpp or lower --params)";
+    throw std::runtime_error(m.str());
+  }
+  // 16 halvings of [1, 13] resolve 0.0002 bits, far below one scale step (1/16 bit): the size is then as close to
+  // the target as the quantizer allows.
+  for (int it = 0; it < 16 && hi - lo > 0.001; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    bs::ByteSplit split;
+    std::vector<uint8_t> bytes = pack(mid, embedding_bits_for(mid), &split);
+    if (double(bytes.size()) <= target_bytes) {
+      lo = mid;
+      r.bytes = std::move(bytes);
+      r.split = split;
+      r.weight_bits = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  r.embedding_bits = embedding_bits_for(r.weight_bits);
+  return r;
 }
 
 int64_t encoder_params(const TNervConfig& cfg) {
@@ -116,54 +173,124 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   torch::manual_seed(opt.seed);
   TNervDecoder decoder(r.config);
   TNervEncoder encoder(r.config);
+  const CompressionOptions& co = opt.compression;
+  const int total_epochs = opt.epochs > 0 ? opt.epochs : preset.epochs;
+  const bool finetune = co.qat || co.ec;
+  const int prune_epochs = co.prune ? std::max(1, int(std::lround(co.prune_epoch_fraction * total_epochs))) : 0;
+  const int finetune_epochs = finetune ? std::max(1, int(std::lround(co.finetune_epoch_fraction * total_epochs))) : 0;
+  const int main_epochs = std::max(1, total_epochs - prune_epochs - finetune_epochs);
+
   FitOptions fo;
-  fo.epochs = opt.epochs > 0 ? opt.epochs : preset.epochs;
+  fo.epochs = main_epochs;
   fo.batch = opt.batch;
   fo.lr = opt.lr > 0 ? opt.lr : auto_learning_rate(r.config.stored_params());
   {
-    char line[96];
-    std::snprintf(line, sizeof line, "fitting %d epochs, peak learning rate %.2g", fo.epochs, fo.lr);
+    char line[160];
+    std::snprintf(line, sizeof line, "fitting %d epochs (%d fit, %d prune, %d fine-tune), peak learning rate %.2g, "
+                  "stages %s", main_epochs + prune_epochs + finetune_epochs, main_epochs, prune_epochs,
+                  finetune_epochs, fo.lr, co.describe().c_str());
     log(line);
   }
   fo.device = opt.device;
   fo.seed = opt.seed;
   fo.on_progress = opt.on_progress;
   fo.should_stop = opt.should_stop;
-  r.fit = fit_tnerv(decoder, encoder, frames_to_rgb_tensor(frames, fmt.matrix, fmt.full_range), fo);
-  decoder->to(torch::kCPU);
-
-  // Rate control: the largest precision whose file fits the budget (size grows monotonically with precision).
+  const torch::Tensor rgb = frames_to_rgb_tensor(frames, fmt.matrix, fmt.full_range);
   const bs::SequenceHeader seq = sequence_header_of(fmt, T);
-  auto try_bits = [&](double wb, bs::ByteSplit* split) {
-    const double eb = std::max(2.0, wb - 1.0);  // embeddings one bit coarser, as HNeRV's 6-bit vs 8-bit
-    return bs::serialize(
-        pack_tnerv(r.config, decoder, r.fit.embeddings, r.fit.temporal_codes, seq, wb, eb, opt.encoder_info), split);
+
+  // Rate control on the model as it stands (decoder and the fit's per-frame data back on the CPU for packing).
+  auto control = [&](const FitResult& fit) {
+    decoder->to(torch::kCPU);
+    RateControlResult rc = fit_to_budget(r.target_bytes, [&](double wb, double eb, bs::ByteSplit* split) {
+      return bs::serialize(
+          pack_tnerv(r.config, decoder, fit.embeddings, fit.temporal_codes, seq, wb, eb, opt.encoder_info), split);
+    });
+    return rc;
   };
-  double lo = 2.0, hi = 12.0;
-  std::vector<uint8_t> best = try_bits(lo, &r.split);
-  double best_bits = lo;
-  if (double(best.size()) > r.target_bytes) {
-    std::ostringstream m;
-    m << "cannot reach " << opt.bpp << " bpp: even the coarsest quantization gives " << best.size() << " bytes (target "
-      << int64_t(r.target_bytes) << ")";
-    throw std::runtime_error(m.str());
+  auto report = [&](const char* name, int epochs, const FitResult& fit, const RateControlResult& rc) {
+    r.stages.push_back({name, epochs, fit.final_psnr, rc.weight_bits});
+    char line[160];
+    std::snprintf(line, sizeof line, "%s: %d epochs, training PSNR-RGB %.2f dB; the budget allows %.2f-bit weights",
+                  name, epochs, fit.final_psnr, rc.weight_bits);
+    log(line);
+  };
+
+  fo.stage = "fit";
+  fo.schedule_total = fit_steps(T, opt.batch, main_epochs + prune_epochs + finetune_epochs);
+  r.fit = fit_tnerv(decoder, encoder, rgb, fo);
+  int64_t steps = r.fit.steps;
+  double seconds = r.fit.seconds;
+  RateControlResult rc = control(r.fit);
+  report("fit", main_epochs, r.fit, rc);
+
+  // lambda in MSE per bit per pixel. Auto: the slope of a codec that gains ~3 dB per doubling of the rate at the
+  // operating point, MSE / bpp (d MSE / d bpp = -MSE * 0.3 ln 10 / (bpp ln 2) ~ -MSE / bpp).
+  if (co.ec) {
+    const double mse = std::pow(10.0, -r.fit.final_psnr / 10.0);
+    r.lambda = co.lambda > 0 ? co.lambda : co.lambda_scale * mse / opt.bpp;
   }
-  for (int it = 0; it < 14 && hi - lo > 0.01; ++it) {
-    const double mid = 0.5 * (lo + hi);
-    bs::ByteSplit split;
-    std::vector<uint8_t> bytes = try_bits(mid, &split);
-    if (double(bytes.size()) <= r.target_bytes) {
-      lo = mid;
-      best = std::move(bytes);
-      best_bits = mid;
-      r.split = split;
-    } else {
-      hi = mid;
+  const double pixels = double(W) * double(H) * double(T);
+  PruneMasks masks;
+  auto stage_options = [&](bool fake_quant) {
+    CompressionAwareStep::Options so;
+    so.masks = co.prune ? &masks : nullptr;
+    so.fake_quant = fake_quant;
+    so.lambda = r.lambda;
+    so.weight_bits = rc.weight_bits;
+    so.embedding_bits = rc.embedding_bits;
+    so.all_embeddings = r.fit.embeddings;
+    so.all_temporal_codes = r.fit.temporal_codes;
+    so.frames = T;
+    so.pixels = pixels;
+    return so;
+  };
+  // The stages continue the main fit's learning-rate schedule: with the same total epochs, the only difference
+  // between `--stages ptq` and the full pipeline is what the stages do, not how long or how fast it learns.
+  FitOptions ft = fo;
+  ft.prefill_neighbours = true;
+
+  auto run_stage = [&](const char* name, int epochs, bool fake_quant) {
+    if (r.fit.stopped_early) return;
+    ft.epochs = epochs;
+    ft.stage = name;
+    ft.seed = opt.seed + r.stages.size();
+    CompressionAwareStep step(decoder, stage_options(fake_quant));
+    ft.compression = &step;
+    ft.schedule_offset = steps;
+    decoder->to(opt.device);
+    FitResult fit = fit_tnerv(decoder, encoder, rgb, ft);
+    steps += fit.steps;
+    seconds += fit.seconds;
+    const bool stopped = fit.stopped_early;
+    r.fit = std::move(fit);
+    r.fit.stopped_early = stopped;
+    rc = control(r.fit);
+    report(name, epochs, r.fit, rc);
+  };
+  if (co.prune && !r.fit.stopped_early) {
+    decoder->to(opt.device);
+    masks = prune_decoder(decoder, co.prune_fraction);
+    run_stage("prune", prune_epochs, false);
+  }
+  if (finetune) run_stage(co.qat && co.ec ? "qat+ec" : co.qat ? "qat" : "ec", finetune_epochs, co.qat);
+  r.fit.steps = steps;
+  r.fit.seconds = seconds;
+
+  r.weight_bits = rc.weight_bits;
+  r.embedding_bits = rc.embedding_bits;
+  r.split = rc.split;
+  r.bytes = std::move(rc.bytes);
+  {
+    int64_t zeros = 0, total = 0;
+    torch::NoGradGuard no_grad;
+    for (auto& p : decoder->named_parameters(true)) {
+      if (p.value().dim() < 2 || p.key().rfind("grid", 0) == 0) continue;
+      const auto q = quant_grid(p.value(), decoder_param_quant(p.key(), p.value(), r.weight_bits, r.embedding_bits));
+      zeros += (torch::round(p.value() / q.step) == 0).sum().item<int64_t>();
+      total += p.value().numel();
     }
+    r.sparsity = total ? double(zeros) / double(total) : 0.0;
   }
-  r.weight_bits = best_bits;
-  r.embedding_bits = std::max(2.0, best_bits - 1.0);
-  r.bytes = std::move(best);
   return r;
 }
 

@@ -19,6 +19,24 @@ struct Preset {
 // fast | medium | slow; throws std::invalid_argument for anything else.
 Preset preset_by_name(const std::string& name);
 
+// The compression stages after the main fit (codec/compress.h). All on by default; `--stages ptq` is plain
+// post-training quantization. The preset's epochs are shared: prune fine-tuning gets prune_epoch_fraction of them,
+// the final quantization-aware / entropy-constrained fine-tuning finetune_epoch_fraction, the main fit the rest, so
+// every combination costs the same fitting time and the RD curves compare like with like.
+struct CompressionOptions {
+  bool prune = true;
+  bool qat = true;
+  bool ec = true;
+  double prune_fraction = 0.15;      // of the decoder's conv/linear weights (HiNeRV's 15%)
+  double lambda = 0;                 // ec: rate weight in MSE per bit per pixel; 0 = auto
+  double lambda_scale = 1.0;         // auto lambda = lambda_scale * MSE after the main fit / target bpp
+  double prune_epoch_fraction = 0.2;
+  double finetune_epoch_fraction = 0.1;
+  // "ptq", or a comma list of prune, qat, ec ("all" = all three). Throws std::invalid_argument naming the bad item.
+  static CompressionOptions parse_stages(const std::string& list);
+  std::string describe() const;      // "ptq" or e.g. "prune,qat,ec"
+};
+
 struct EncodeOptions {
   double bpp = 0.1;              // target: 8 * file bytes = bpp * W * H * frames (headers included)
   std::string preset = "medium";
@@ -30,10 +48,18 @@ struct EncodeOptions {
   int batch = 1;
   double lr = 0;                 // peak learning rate; 0 = auto_learning_rate(stored parameters)
   uint64_t seed = 1;
+  CompressionOptions compression;
   std::string encoder_info;      // written into the file's non-critical 'info' section
   std::function<void(const FitProgress&)> on_progress;
   std::function<bool()> should_stop;
   std::function<void(const std::string&)> log;  // informational lines (stderr in nvenc)
+};
+
+struct StageReport {
+  std::string name;        // fit, prune, qat, ec, qat+ec
+  int epochs = 0;
+  double fit_psnr = 0;     // PSNR-RGB of the stage's last epoch (training loss, fake-quantized in qat)
+  double weight_bits = 0;  // precision that met the budget after the stage (post-training quantization)
 };
 
 struct EncodeResult {
@@ -43,7 +69,24 @@ struct EncodeResult {
   FitResult fit;
   double target_bytes = 0;
   double weight_bits = 0, embedding_bits = 0;  // precision chosen by rate control
+  std::vector<StageReport> stages;
+  double lambda = 0;       // rate weight used by ec (0 when off)
+  double sparsity = 0;     // fraction of the decoder's conv/linear weights that are zero in the file
 };
+
+// Rate control: the largest precision (weight bits; embeddings one bit coarser) whose file fits target_bytes,
+// found by bisection on [kMinWeightBits, kMaxWeightBits] (the size grows with the precision, in steps of 2^(1/16)
+// in the quantization step). `pack` builds the file at a precision. Throws std::runtime_error when even the coarsest
+// precision does not fit.
+struct RateControlResult {
+  std::vector<uint8_t> bytes;
+  bitstream::ByteSplit split;
+  double weight_bits = 0, embedding_bits = 0;
+};
+constexpr double kMinWeightBits = 1.0, kMaxWeightBits = 13.0;  // 13: biases get +2 and the format allows 16
+double embedding_bits_for(double weight_bits);
+RateControlResult fit_to_budget(double target_bytes,
+                                const std::function<std::vector<uint8_t>(double wb, double eb, bitstream::ByteSplit*)>& pack);
 
 // Average coded bits per stored parameter assumed when sizing the model. Measured on fitted models at ~8 bits of
 // precision: decoder weights cost ~7.5 bits, embeddings (a quarter of the parameters, delta-coded across frames)

@@ -16,6 +16,11 @@ double scheduled_lr(const FitOptions& opt, int64_t step, int64_t total) {
   return lo + 0.5 * (opt.lr - lo) * (1.0 + std::cos(M_PI * p));
 }
 
+int64_t fit_steps(int64_t frames, int batch, int epochs) {
+  const int64_t b = std::clamp<int64_t>(batch, 1, std::max<int64_t>(1, frames));
+  return (frames + b - 1) / b * std::max(1, epochs);
+}
+
 namespace {
 
 torch::Tensor pad_to(const torch::Tensor& x, int64_t h, int64_t w) {
@@ -60,7 +65,8 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
     groups.emplace_back(temporal_params, std::make_unique<torch::optim::AdamOptions>(opt.lr * opt.temporal_lr_scale));
     group_lr_scale.push_back(opt.temporal_lr_scale);
   }
-  torch::optim::Adam optim(groups, torch::optim::AdamOptions(opt.lr).betas({0.9, 0.999}));
+  for (auto& g : groups) static_cast<torch::optim::AdamOptions&>(g.options()).betas({0.9, opt.adam_beta2});
+  torch::optim::Adam optim(groups, torch::optim::AdamOptions(opt.lr).betas({0.9, opt.adam_beta2}));
 
   const int64_t batch = std::clamp<int64_t>(opt.batch, 1, T);
   const int64_t steps_per_epoch = (T + batch - 1) / batch;
@@ -81,6 +87,21 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
                            torch::TensorOptions().dtype(torch::kLong)).to(opt.device);
   }
   auto crop = [&](const torch::Tensor& x) { return x.narrow(2, 0, H).narrow(3, 0, W); };
+  const float tau_den = float(std::max<int64_t>(1, T - 1));
+  if (cfg.flow && opt.prefill_neighbours) {
+    torch::NoGradGuard no_grad;
+    for (int64_t s = 0; s < T; s += batch) {
+      const int64_t n = std::min(batch, T - s);
+      torch::Tensor idx = torch::arange(s, s + n, torch::TensorOptions().dtype(torch::kLong).device(opt.device));
+      torch::Tensor tau = idx.to(torch::kFloat32) / tau_den;
+      torch::Tensor emb, tcode;
+      if (cfg.emb_channels > 0) emb = encoder->embed(pad_to(frames.narrow(0, s, n), CH, CW), tau);
+      if (cfg.tcode_dim > 0) tcode = encoder->temporal_code(tau);
+      buffer.index_copy_(0, idx, decoder->pass(emb, tau, tcode).independent.to(buffer.dtype()));
+    }
+    filled.fill_(true);
+  }
+  CompressionAwareStep* comp = opt.compression;
 
   for (int epoch = 0; epoch < opt.epochs && !result.stopped_early; ++epoch) {
     torch::Tensor order = torch::randperm(T, torch::TensorOptions().dtype(torch::kLong));
@@ -91,16 +112,19 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
         result.stopped_early = true;
         break;
       }
-      const double lr = scheduled_lr(opt, step, total);
+      const double lr = scheduled_lr(opt, opt.schedule_offset + step, opt.schedule_total > 0 ? opt.schedule_total : total);
       for (size_t g = 0; g < optim.param_groups().size(); ++g)
         static_cast<torch::optim::AdamOptions&>(optim.param_groups()[g].options()).lr(lr * group_lr_scale[g]);
 
       torch::Tensor idx = order.narrow(0, b * batch, std::min(batch, T - b * batch)).to(opt.device);
       torch::Tensor target = frames.index_select(0, idx);
-      torch::Tensor tau = idx.to(torch::kFloat32) / float(std::max<int64_t>(1, T - 1));
+      torch::Tensor tau = idx.to(torch::kFloat32) / tau_den;
+      if (comp) comp->begin_step();
       torch::Tensor emb, tcode;
       if (cfg.emb_channels > 0) emb = encoder->embed(pad_to(target, CH, CW), tau);
       if (cfg.tcode_dim > 0) tcode = encoder->temporal_code(tau);
+      if (comp && emb.defined()) emb = comp->embeddings(emb);
+      if (comp && tcode.defined()) tcode = comp->temporal_codes(tcode);
       TNervPass pass = decoder->pass(emb, tau, tcode);
       torch::Tensor mse, loss;  // mse: of the decoded output, what the progress line reports
       if (cfg.flow) {
@@ -124,9 +148,15 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
         mse = F::mse_loss(crop(pass.independent), target);
         loss = mse;
       }
+      if (comp) {
+        const torch::Tensor rate = comp->rate_loss(idx.size(0));
+        if (rate.defined()) loss = loss + rate;
+      }
       optim.zero_grad();
       loss.backward();
+      if (comp) comp->before_optimizer_step();
       optim.step();
+      if (comp) comp->end_step();
 
       const double l = mse.item<double>();
       report_loss += l;
@@ -137,6 +167,7 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
       const double since = std::chrono::duration<double>(now - last_report).count();
       if (opt.on_progress && (since >= opt.report_interval_s || step + 1 == total)) {
         FitProgress p;
+        p.stage = opt.stage;
         p.step = step + 1;
         p.total_steps = total;
         p.epoch = epoch + 1;

@@ -96,4 +96,13 @@ bs::TensorRecord quantize_asymmetric(const torch::Tensor& t, double bits, int ax
   return rec;
 }
 
+bs::TensorRecord quantize_tensor(const torch::Tensor& t, const TensorQuant& q) {
+  switch (q.kind) {
+    case TensorQuant::SymmetricPerChannel: return quantize_symmetric(t, q.bits, q.component, /*per_channel=*/true);
+    case TensorQuant::SymmetricPerTensor: return quantize_symmetric(t, q.bits, q.component, /*per_channel=*/false);
+    case TensorQuant::Asymmetric: break;
+  }
+  return quantize_asymmetric(t, q.bits, q.axis, q.component);
+}
+
 }  // namespace nvc

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "bitstream/nvc_file.h"
+#include "codec/compress.h"
 
 namespace nvc {
 
@@ -15,5 +16,8 @@ bitstream::TensorRecord quantize_symmetric(const torch::Tensor& t, double bits, 
 // Embeddings [T, C, h, w]: asymmetric per channel (axis 1) with an integer zero point so the coded ints centre on 0.
 bitstream::TensorRecord quantize_asymmetric(const torch::Tensor& t, double bits, int axis,
                                             bitstream::Component component);
+
+// Dispatches on how the tensor is to be quantized (codec/compress.h: decoder_param_quant, embedding_quant, ...).
+bitstream::TensorRecord quantize_tensor(const torch::Tensor& t, const TensorQuant& q);
 
 }  // namespace nvc
