@@ -20,7 +20,7 @@ struct FormatError : std::runtime_error {
 };
 
 // Version this code writes and reads. A file with a higher major is refused; a higher minor is accepted.
-constexpr uint8_t kMajorVersion = 1;
+constexpr uint8_t kMajorVersion = 2;
 constexpr uint8_t kMinorVersion = 0;
 
 // Sanity limits, checked by parse() (before allocating) and by serialize() (so it never writes what parse refuses).

@@ -1,7 +1,8 @@
 #pragma once
 // Entropy coding of quantized tensors (signed integers in memory order), DeepCABAC-style: each value is binarized
-// into a significance flag, a sign flag, greater-than-k flags and an Exp-Golomb remainder, all coded with
-// context-adaptive binary arithmetic coding (entropy/range_coder.h).
+// into a significance flag, a sign flag and an adaptive Rice code of |v| - 1 whose parameter follows an integer
+// running mean of the magnitudes (Exp-Golomb escape for large quotients), coded with context-adaptive binary
+// arithmetic coding (entropy/range_coder.h). Byte format and decoding process: docs/entropy.md.
 #include <cstddef>
 #include <cstdint>
 #include <vector>

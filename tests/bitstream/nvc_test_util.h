@@ -61,7 +61,7 @@ inline std::vector<uint8_t> section(const std::string& type, const std::vector<u
   return o;
 }
 
-inline std::vector<uint8_t> file_header(uint8_t major = 1, uint8_t minor = 0) {
+inline std::vector<uint8_t> file_header(uint8_t major = nvc::bitstream::kMajorVersion, uint8_t minor = 0) {
   return {0x8B, 'N', 'V', 'C', 0x0D, 0x0A, 0x1A, 0x0A, major, minor};
 }
 

@@ -63,7 +63,7 @@ TEST_CASE("a realistic file round-trips bit-exactly", "[bitstream]") {
     bs::ByteSplit ws, rs;
     const std::vector<uint8_t> bytes = bs::serialize(f, &ws);
     const bs::NvcFile g = bs::parse(bytes.data(), bytes.size(), &rs);
-    CHECK(g.major == 1);
+    CHECK(g.major == 2);
     CHECK(g.minor == 0);
     CHECK(g.seq == f.seq);
     CHECK(g.model == f.model);
@@ -232,10 +232,10 @@ TEST_CASE("versions: higher minor accepted, other majors refused", "[bitstream]"
   CHECK(g.minor == 7);
   CHECK(g.tensors == bs::parse(bytes.data(), bytes.size()).tensors);
 
-  for (uint8_t major : {0, 2, 255}) {
+  for (uint8_t major : {0, 1, 3, 255}) {
     auto b = bytes;
     b[8] = major;
-    CHECK(error_of(b) == "unsupported major version " + std::to_string(major) + " (this decoder reads 1)");
+    CHECK(error_of(b) == "unsupported major version " + std::to_string(major) + " (this decoder reads 2)");
   }
 
   // A newer minor may append fields to a critical section; an equal minor may not.
@@ -244,7 +244,7 @@ TEST_CASE("versions: higher minor accepted, other majors refused", "[bitstream]"
   std::vector<uint8_t> tens;
   put_varint(tens, 0);
   for (uint8_t minor : {0, 1}) {
-    std::vector<uint8_t> f = file_header(1, minor);
+    std::vector<uint8_t> f = file_header(bs::kMajorVersion, minor);
     for (const auto& s : {section("SEQH", seq), section("MODL", modl_payload()), section("TENS", tens),
                           section("NEND", {})})
       f.insert(f.end(), s.begin(), s.end());
@@ -421,7 +421,7 @@ TEST_CASE("the worked example of docs/format.md", "[bitstream]") {
   f.tensors.push_back(b);
   const auto bytes = bs::serialize(f);
   static const char* hex =
-      "8b4e56430d0a1a0a01005345514809403019010a0108000145dcf4ce4d4f444c0804746573740000006e0325a154454e530e01"
+      "8b4e56430d0a1a0a02005345514809403019010a0108000145dcf4ce4d4f444c0804746573740000006e0325a154454e530e01"
       "01627001020000803f000000bfec7d941d4e454e44003b589533";
   std::string got;
   for (uint8_t x : bytes) {
