@@ -3,17 +3,20 @@
 
     python3 bench/rd.py --clip CLIP [--frames N] [--bpp 0.05,0.1,0.2] [--codecs nvc,x264,x265,x265-medium,svtav1]
                         [--nvc-args "--preset fast --device cpu"] [--out DIR] [--jobs N]
+                        [--nvc-curves "ptq=--stages ptq;+ec=--stages all"] [--tensor-table]
     python3 bench/rd.py --ablation --clip CLIP --bpp 0.2 [--nvc-args "..."]
 
 Protocol (bench/README.md has the details):
   * The clip's first N frames (after --seek) become REF = OUT/ref.y4m (yuv420p, cropped to an even size); every codec
     encodes REF and every decoded result is measured against REF with build/bench/nvc_video_compare, the metrics
     code of nvenc --stats and nvdec --ref (PSNR per plane, PSNR-YUV 6:1:1, PSNR-RGB, MS-SSIM on Y; per-frame means).
-  * nvc: nvenc REF --bpp B per target, nvdec, measure; bytes = the whole .nvc file.
+  * nvc: nvenc REF --bpp B per target, nvdec, measure; bytes = the whole .nvc file. --nvc-curves "NAME=ARGS;..."
+    makes several nvc curves ("nvc NAME": --nvc-args plus ARGS), e.g. one per compression stage.
   * x264 / x265 / SVT-AV1 through the ffmpeg CLI, CRF sweeps placed to bracket the nvc targets; bytes = the coded
     video of the elementary stream (SEI / AUD / filler NAL units, AV1 temporal delimiters / metadata / padding OBUs
     and IVF framing left out; --whole-files counts the files instead).
-  * rd.csv, rd.md (table + Bjontegaard deltas against x265 veryslow), rd.png, commands.log, logs/.
+  * rd.csv, rd.md (table + Bjontegaard deltas against x265 veryslow), rd.png, commands.log, logs/; with
+    --tensor-table also tensors.md (build/bench/nvc_tensor_bench on the .nvc files of each nvc curve).
 
 The plot needs matplotlib: without it the script re-runs itself in a venv of its own (NVC_BENCH_VENV, default
 ~/.cache/nvc/bench-venv, created with numpy + matplotlib from PyPI on first use). If that is impossible the CSV,
@@ -58,6 +61,14 @@ CLASSIC = {
 }
 ALL_CODECS = ["nvc"] + list(CLASSIC)
 LABELS = dict({"nvc": "nvc"}, **{k: v["label"] for k, v in CLASSIC.items()})
+
+
+def label(codec):
+    return LABELS.get(codec, codec)  # nvc curves of --nvc-curves are labelled by their codec name, "nvc NAME"
+
+
+def is_nvc(codec):
+    return codec == "nvc" or codec.startswith("nvc ")
 
 # nvenc variants of the ablation mode: (name, extra nvenc arguments).
 ABLATIONS = [("baseline", [])] + [(v, ["--ablation", v]) for v in ("E1", "E2", "E3", "E4", "E5", "D1", "D2", "D3")] \
@@ -269,13 +280,14 @@ class Harness:
 
     # Runs cmd, logging the command line to the command log and its output to logs/NAME.log. Returns (stdout,
     # seconds); raises RunError with the last line the tool printed on stderr when it fails.
-    def run(self, name, cmd, timeout=None):
+    def run(self, name, cmd, timeout=None, cwd=None):
         with self.lock, open(self.cmdlog, "a") as f:
-            f.write("%s: %s\n" % (name, shlex.join(str(c) for c in cmd)))
+            f.write("%s: %s%s\n" % (name, "cd %s && " % shlex.quote(str(cwd)) if cwd else "",
+                                    shlex.join(str(c) for c in cmd)))
         t0 = time.monotonic()
         try:
             r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, errors="replace",
-                               timeout=timeout, stdin=subprocess.DEVNULL)
+                               timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
         except FileNotFoundError:
             raise RunError("%s: not found" % cmd[0])
         except subprocess.TimeoutExpired:
@@ -323,14 +335,15 @@ class Harness:
 
     # ---- nvc -------------------------------------------------------------------------------------------------------
 
-    def run_nvc(self, target, extra=(), tag=None):
-        """nvenc + nvdec + nvc_video_compare at one target bpp. Returns a row (status 'ok' or 'failed')."""
+    def run_nvc(self, target, extra=(), tag=None, codec="nvc"):
+        """nvenc + nvdec + nvc_video_compare at one target bpp. Returns a row (status 'ok' or 'failed'); tag (an
+        ablation variant, an nvc curve) keeps the file names of different runs at the same target apart."""
         a = self.args
         d = self.out / ("nvc" if self.mode == "rd" else "ablation")
         d.mkdir(exist_ok=True)
         name = "nvc_bpp%g" % target + ("_" + tag if tag else "")
         nvc, stats, dec = d / (name + ".nvc"), d / (name + ".json"), d / (name + ".y4m")
-        row = dict(self.base_row("nvc"), target_bpp=target, point="curve", status="failed")
+        row = dict(self.base_row(codec), target_bpp=target, point="curve", status="failed", nvc_file=nvc)
         for p in (nvc, stats):
             p.unlink(missing_ok=True)  # a failed run must not report an old file
         try:
@@ -508,15 +521,16 @@ class Harness:
         targets = a.bpp
         lo_t, hi_t = min(targets) / a.margin, max(targets) * a.margin
         tasks = []
-        with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # the runs of all nvc curves and codecs in one pool
             for codec in a.codecs:
                 if codec == "nvc":
-                    for t in targets:
-                        tasks.append(pool.submit(self.nvc_point, t))
+                    for curve in a.nvc_curves:
+                        for t in targets:
+                            tasks.append(pool.submit(self.nvc_point, t, curve))
                 else:
                     tasks.append(pool.submit(self.sweep, codec, lo_t, hi_t))
             rows = [r for t in tasks for r in t.result()]
-        order = {c: i for i, c in enumerate(ALL_CODECS)}
+        order = {c: i for i, c in enumerate(self.codec_order())}
         rows.sort(key=lambda r: (order[r["codec"]], r.get("target_bpp") or 0, r.get("crf") or 0))
         self.write_csv(self.out / "rd.csv", CSV_FIELDS, rows)
         curves = {}
@@ -526,12 +540,47 @@ class Harness:
         bd_rows = self.bd_table(curves)
         plot_note = self.plot(curves, self.out / "rd.png")
         self.write_rd_md(rows, curves, bd_rows, plot_note)
+        if a.tensor_table and "nvc" in a.codecs:
+            self.tensor_table(rows)
         return rows
 
-    def nvc_point(self, target):
-        r = self.run_nvc(target)
+    def codec_order(self):
+        """Codecs in the order of the tables and the plot: the nvc curves (as given), then the classic codecs."""
+        return [c["codec"] for c in self.args.nvc_curves] + list(CLASSIC)
+
+    def nvc_point(self, target, curve):
+        r = self.run_nvc(target, shlex.split(curve["args"]), curve["tag"], curve["codec"])
         self.progress(r)
         return [r]
+
+    def tensor_table(self, rows):
+        """tensors.md: nvc_tensor_bench (next to nvenc: BUILD/bench/) on the .nvc files of each nvc curve."""
+        a = self.args
+        tool = Path(a.nvenc).resolve().parent.parent / "bench" / "nvc_tensor_bench"
+        L = ["# Tensor classes of the .nvc files: %s" % self.clip.name, "",
+             "`%s` on the .nvc files of each nvc curve (in `nvc/`): coded size of each tensor class with nvc's "
+             "coder vs zstd -19 on the same symbols vs their order-0 entropy." % tool, ""]
+        for curve in a.nvc_curves:
+            files = [r["nvc_file"] for r in rows if r["codec"] == curve["codec"] and r.get("nvc_file")
+                     and Path(r["nvc_file"]).is_file()]
+            L += ["## %s" % curve["codec"], "",
+                  "nvenc arguments: `%s`" % (" ".join(x for x in (a.nvc_args, curve["args"]) if x) or "-"), ""]
+            if not files:
+                L += ["no .nvc file: every nvenc run of this curve failed.", ""]
+                continue
+            if not os.access(tool, os.X_OK):
+                L += ["n/a: %s not found (cmake --build BUILD --target nvc_tensor_bench)." % tool, ""]
+                continue
+            try:
+                stdout, _ = self.run("tensors" + ("_" + curve["tag"] if curve["tag"] else ""),
+                                     [tool] + [Path(f).name for f in files], cwd=Path(files[0]).parent)
+                L += [stdout.rstrip("\n"), ""]
+            except RunError as e:
+                L += ["failed: %s" % e, ""]
+        if not os.access(tool, os.X_OK):
+            log("[rd] warning: %s not found: tensors.md without tables" % tool)
+        (self.out / "tensors.md").write_text("\n".join(L))
+        log("[rd %s] tensor classes of the .nvc files in %s" % (self.clip.stem, self.out / "tensors.md"))
 
     def bd_table(self, curves):
         """BD-rate / BD-PSNR (PSNR-YUV) of every codec against x265 veryslow, both interpolations."""
@@ -561,15 +610,15 @@ class Harness:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-        for codec in ALL_CODECS:
+        for codec in self.codec_order():
             pts = sorted(curves.get(codec, []), key=lambda p: p["bpp"])
             if not pts:
                 continue
             x = [p["bpp"] for p in pts]
-            style = dict(marker="o", linewidth=2.2, markersize=6) if codec == "nvc" else dict(marker=".",
-                                                                                               linewidth=1.3)
-            axes[0].plot(x, [p["psnr_yuv"] for p in pts], label=LABELS[codec], **style)
-            axes[1].plot(x, [p["ms_ssim"] for p in pts], label=LABELS[codec], **style)
+            style = dict(marker="o", linewidth=2.2, markersize=6) if is_nvc(codec) else dict(marker=".",
+                                                                                              linewidth=1.3)
+            axes[0].plot(x, [p["psnr_yuv"] for p in pts], label=label(codec), **style)
+            axes[1].plot(x, [p["ms_ssim"] for p in pts], label=label(codec), **style)
         lo, hi = min(self.args.bpp) / self.args.margin, max(self.args.bpp) * self.args.margin
         for ax, ylabel in zip(axes, ("PSNR-YUV, 6:1:1 (dB)", "MS-SSIM on Y")):
             ax.set_xlabel("bits per pixel")
@@ -610,7 +659,9 @@ class Harness:
         a = self.args
         L = self.header_md("RD comparison")
         if "nvc" in a.codecs:
-            L.append("- nvc: `nvenc REF -o X.nvc --bpp B --stats X.json %s`, bytes = the whole .nvc file" % a.nvc_args)
+            for curve in a.nvc_curves:
+                L.append("- %s: `nvenc REF -o X.nvc --bpp B --stats X.json %s`, bytes = the whole .nvc file" % (
+                    curve["codec"], " ".join(x for x in (a.nvc_args, curve["args"]) if x)))
         L.append("- classic codecs: bytes = %s" % (
             "the whole output files" if a.whole_files else
             "coded video only (elementary stream without SEI/AUD/filler NAL units; AV1 OBUs without temporal "
@@ -620,20 +671,21 @@ class Harness:
         for r in rows:
             if r["status"] != "ok" or r.get("point") != "curve":
                 continue
-            setting = "bpp %g" % r["target_bpp"] if r["codec"] == "nvc" else "crf %d" % r["crf"]
+            setting = "bpp %g" % r["target_bpp"] if is_nvc(r["codec"]) else "crf %d" % r["crf"]
             L.append("| %s | %s | %d | %.4f | %.2f | %.2f | %.2f | %.2f | %.2f | %.4f | %.1f |" % (
-                LABELS[r["codec"]], setting, r["bytes"], r["bpp"], r["psnr_y"], r["psnr_u"], r["psnr_v"],
+                label(r["codec"]), setting, r["bytes"], r["bpp"], r["psnr_y"], r["psnr_u"], r["psnr_v"],
                 r["psnr_yuv"], r["psnr_rgb"], r["ms_ssim"], r["encode_seconds"]))
         failed = [r for r in rows if r["status"] != "ok"]
         if failed:
             L += ["", "Failed runs:", ""]
             for r in failed:
-                setting = "bpp %g" % r["target_bpp"] if r["codec"] == "nvc" else "crf %s" % r.get("crf")
-                L.append("- %s %s: %s" % (LABELS[r["codec"]], setting, r.get("error")))
-        checked = [r for r in rows if r["codec"] == "nvc" and r.get("decode_check")]
+                setting = "bpp %g" % r["target_bpp"] if is_nvc(r["codec"]) else "crf %s" % r.get("crf")
+                L.append("- %s %s: %s" % (label(r["codec"]), setting, r.get("error")))
+        checked = [r for r in rows if is_nvc(r["codec"]) and r.get("decode_check")]
         mism = [r for r in checked if r["decode_check"] != "ok"]
         for r in mism:
-            L.append("- nvc bpp %g: nvenc --stats vs decoded file: %s" % (r["target_bpp"], r["decode_check"]))
+            L.append("- %s bpp %g: nvenc --stats vs decoded file: %s" % (r["codec"], r["target_bpp"],
+                                                                        r["decode_check"]))
         if checked and not mism:
             L += ["", "nvenc's --stats agree with the measured decoded files (bytes; PSNR within 0.01 dB) for all "
                   "%d nvc runs." % len(checked)]
@@ -650,16 +702,18 @@ class Harness:
             db = lambda v: "n/a" if v is None else "%+.2f dB" % v
             for b in bd_rows:
                 L.append("| %s | %d | %s | %s | %s | %s | %s |" % (
-                    LABELS[b["codec"]], b["points"], pct(b["rate_cubic"]), db(b["psnr_cubic"]),
+                    label(b["codec"]), b["points"], pct(b["rate_cubic"]), db(b["psnr_cubic"]),
                     pct(b["rate_pchip"]), db(b["psnr_pchip"]), b.get("why", "")))
         L += ["", "![RD curves](rd.png)" if plot_note is None else "(%s)" % plot_note, "",
               "Files: rd.csv (every run, also the sweep's probe points and failures), commands.log (every command "
-              "line), logs/ (each tool's output).", ""]
+              "line), logs/ (each tool's output)%s." % (
+                  ", tensors.md (tensor classes of the .nvc files)" if a.tensor_table and "nvc" in a.codecs else ""),
+              ""]
         (self.out / "rd.md").write_text("\n".join(L))
         # The BD table on stderr too: it is the headline.
         for b in bd_rows:
             log("[rd %s] BD vs %s: %-24s cubic %s / %s, pchip %s / %s" % (
-                self.clip.stem, ANCHOR, LABELS[b["codec"]],
+                self.clip.stem, ANCHOR, label(b["codec"]),
                 "n/a" if b["rate_cubic"] is None else "%+.1f%%" % b["rate_cubic"],
                 "n/a" if b["psnr_cubic"] is None else "%+.2f dB" % b["psnr_cubic"],
                 "n/a" if b["rate_pchip"] is None else "%+.1f%%" % b["rate_pchip"],
@@ -731,6 +785,12 @@ def parse_args(argv):
     p.add_argument("--nvdec", default=str(REPO / "build/apps/nvdec"))
     p.add_argument("--compare", default=str(REPO / "build/bench/nvc_video_compare"))
     p.add_argument("--nvc-args", default="", help='extra nvenc arguments, e.g. "--preset fast --device cpu"')
+    p.add_argument("--nvc-curves", default=None, metavar="NAME=ARGS;...",
+                   help='several nvc curves instead of one, each a codec "nvc NAME" run at every --bpp with '
+                        '--nvc-args plus its ARGS, e.g. "ptq=--stages ptq;+prune=--stages prune;+ec=--stages all"')
+    p.add_argument("--tensor-table", action="store_true",
+                   help="after the run, tensors.md: nvc_tensor_bench (BUILD/bench/, next to nvenc's BUILD/apps/) "
+                        "on the .nvc files of each nvc curve")
     p.add_argument("--out", default=None, help="output directory (default build/rd/<clip name>; with several "
                                                 "clips, one sub-directory per clip)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (encode times are then not comparable)")
@@ -784,6 +844,41 @@ def parse_args(argv):
         shlex.split(a.nvc_args)
     except ValueError as e:
         fail("--nvc-args: %s" % e)
+    # nvc curves: codec name, nvenc arguments after --nvc-args, tag of the file names (None: the plain "nvc" curve)
+    curves = []
+    if a.nvc_curves is None:
+        curves.append(dict(codec="nvc", args="", tag=None))
+    else:
+        if a.ablation:
+            fail("--nvc-curves: not with --ablation (use --variants)")
+        if "nvc" not in a.codecs:
+            fail("--nvc-curves: needs nvc in --codecs")
+        tags = set()
+        for item in (x.strip() for x in a.nvc_curves.split(";")):
+            if not item:
+                continue
+            name, eq, args = item.partition("=")
+            name, args = name.strip(), args.strip()
+            if not eq or not name or any(c.isspace() for c in name):
+                fail("--nvc-curves: expected NAME=ARGS items separated by ';' (NAME without spaces), got %r" % item)
+            if any(c["codec"] == "nvc " + name for c in curves):
+                fail("--nvc-curves: curve %r given twice" % name)
+            try:
+                shlex.split(args)
+            except ValueError as e:
+                fail("--nvc-curves %s: %s" % (name, e))
+            tag = re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_") or "curve"
+            base, n = tag, 1
+            while tag in tags:  # e.g. "ec" and "+ec": the file names must stay apart
+                n += 1
+                tag = "%s_%d" % (base, n)
+            tags.add(tag)
+            curves.append(dict(codec="nvc " + name, args=args, tag=tag))
+        if not curves:
+            fail("--nvc-curves: no curve given")
+    a.nvc_curves = curves
+    if a.tensor_table and (a.ablation or "nvc" not in a.codecs):
+        fail("--tensor-table: needs nvc in --codecs, and not with --ablation")
     return a
 
 
@@ -810,6 +905,11 @@ def main(argv):
                     ("error:" if a.ablation else "warning:", tool))
                 if a.ablation:
                     return 1
+    if a.tensor_table:
+        tool = Path(a.nvenc).resolve().parent.parent / "bench" / "nvc_tensor_bench"
+        if not os.access(tool, os.X_OK):
+            log("rd.py: warning: %s not found (cmake --build BUILD --target nvc_tensor_bench): tensors.md will "
+                "have no tables" % tool)
     failed_clips = 0
     for clip in a.clip:
         if not Path(clip).is_file():
