@@ -132,22 +132,53 @@ int64_t encoder_params(const TNervConfig& cfg) {
   return n;
 }
 
+namespace {
+
+// Bytes a configuration costs before it holds any information: section headers, model description, encoder info,
+// tensor headers, one scale code per channel and the shortest payloads (every value zero). A real file's scale codes
+// vary and cost a little more, hence the margin where it is used.
+double fixed_bytes(const TNervConfig& cfg, int W, int H, int T, const std::string& encoder_info) {
+  torch::NoGradGuard no_grad;
+  TNervDecoder dec(cfg);
+  for (auto& p : dec->parameters()) p.zero_();
+  torch::Tensor emb, tcodes;
+  if (cfg.emb_channels > 0) emb = torch::zeros({T, cfg.emb_channels, cfg.emb_h, cfg.emb_w});
+  if (cfg.tcode_dim > 0) tcodes = torch::zeros({T, cfg.tcode_dim});
+  video::VideoFormat fmt;
+  fmt.width = W;
+  fmt.height = H;
+  return double(bs::serialize(pack_tnerv(cfg, dec, emb, tcodes, sequence_header_of(fmt, T), kMinWeightBits,
+                                         embedding_bits_for(kMinWeightBits), encoder_info))
+                    .size());
+}
+
+}  // namespace
+
 TNervConfig plan_tnerv(int W, int H, int T, double bpp, const EncodeOptions& opt) {
   TNervVariant variant = opt.variant;
   if (!preset_by_name(opt.preset).full_encoder) variant.tiny_encoder = true;
   if (opt.config != "auto") return named_config(opt.config, W, H, T, variant);
+  if (opt.params > 0) return auto_config(W, H, T, opt.params, variant);
   const double target_bytes = bpp * double(W) * double(H) * double(T) / 8.0;
-  // Headers, model description and per-channel scales: roughly fixed, measured on packed files.
-  const double overhead_bytes = 160.0;
-  int64_t budget = opt.params;
-  if (budget <= 0) budget = int64_t((target_bytes - overhead_bytes) * 8.0 / kAssumedBitsPerParam);
-  if (budget < 500) {
+  auto too_few = [&] {
     std::ostringstream m;
     m << "--bpp " << bpp << " gives " << int64_t(target_bytes) << " bytes for " << T << " frames of " << W << "x"
-      << H << ": too few for any model (raise --bpp or use more frames)";
-    throw std::invalid_argument(m.str());
+      << H << ": too few for any model with its headers (raise --bpp or use more frames)";
+    return std::invalid_argument(m.str());
+  };
+  // What is left for information after the fixed cost of the model that budget buys; the fixed cost depends on the
+  // model (tensor count, channels), so settle it in a few rounds. At 0.01-0.03 bpp on small clips the headers are
+  // half the file, and a model sized without them would not fit even at 1-bit precision.
+  double overhead = 160.0;
+  TNervConfig cfg;
+  for (int round = 0; round < 3; ++round) {
+    const int64_t budget = int64_t((target_bytes - overhead) * 8.0 / kAssumedBitsPerParam);
+    if (budget < 500) throw too_few();
+    cfg = auto_config(W, H, T, budget, variant);
+    overhead = 1.1 * fixed_bytes(cfg, W, H, T, opt.encoder_info) + 16.0;
   }
-  return auto_config(W, H, T, budget, variant);
+  if (overhead >= target_bytes) throw too_few();
+  return cfg;
 }
 
 double auto_learning_rate(int64_t stored_params) {
