@@ -244,7 +244,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t(500), int64_t(1) << 32));
   app.add_option("--stages", a.stages,
                  "Compression stages after the fit: all (default), ptq (post-training quantization only), or a list "
-                 "of prune, qat, ec");
+                 "of prune, qat, ec")
+      ->check([](const std::string& v) {
+        try {
+          CompressionOptions::parse_stages(v);
+          return std::string();
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        }
+      });
   app.add_option("--prune", a.prune, "Fraction of the decoder's weights pruned by the prune stage")
       ->check(CLI::Range(0.0, 0.95));
   app.add_option("--lambda", a.lambda, "Expert: rate weight of the ec stage in MSE per bpp (default: from the fit "

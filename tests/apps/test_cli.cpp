@@ -66,6 +66,9 @@ TEST_CASE("usage errors exit 2", "[cli]") {
   CHECK(run(nvenc + " in.y4m -o x.nvc --bpp -1").code == 2);      // out of range
   CHECK(run(nvenc + " in.y4m -o x.nvc --bpp 0.1 --preset warp").code == 2);
   CHECK(run(nvenc + " in.y4m -o x.nvc --bpp 0.1 --no-such-flag").code == 2);
+  CHECK(run(nvenc + " in.y4m -o x.nvc --bpp 0.1 --stages prune,foo").code == 2);  // unknown stage
+  CHECK(run(nvenc + " in.y4m -o x.nvc --bpp 0.1 --prune 1.5").code == 2);
+  CHECK(run(nvenc + " in.y4m -o x.nvc --bpp 0.1 --lambda -1").code == 2);
   CHECK(run(nvdec).code == 2);
   CHECK(run(nvdec + " a.nvc").code == 2);                         // nothing to do
   CHECK(run(nvdec + " a.nvc -o x.y4m --muxer avi").code == 2);
