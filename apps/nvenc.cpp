@@ -196,7 +196,8 @@ int run(const Args& a) {
         .num("embedding_bits", r.embedding_bits).integer("fit_steps", r.fit.steps)
         .num("fit_psnr_rgb", r.fit.final_psnr).num("fit_seconds", r.fit.seconds).num("seconds", seconds)
         .integer("interrupted", r.fit.stopped_early ? 1 : 0)
-        .str("stages", eo.compression.describe()).num("lambda", r.lambda).num("sparsity", r.sparsity);
+        .str("stages", eo.compression.describe()).num("lambda", r.lambda).num("sparsity", r.sparsity)
+        .num("embedding_offset_bits", r.embedding_offset);
     for (const StageReport& st : r.stages) {
       app::JsonObject sj;
       sj.integer("epochs", st.epochs).num("fit_psnr_rgb", st.fit_psnr).num("weight_bits", st.weight_bits);

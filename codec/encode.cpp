@@ -7,7 +7,9 @@
 #include <stdexcept>
 
 #include "codec/compress.h"
+#include "codec/model_io.h"
 #include "codec/quantize.h"
+#include "codec/video/metrics.h"
 #include "codec/tnerv_encoder.h"
 
 namespace nvc {
@@ -92,13 +94,14 @@ std::string CompressionOptions::describe() const {
   return s.empty() ? "ptq" : s;
 }
 
-double embedding_bits_for(double weight_bits) { return std::max(2.0, weight_bits - 1.0); }
+double embedding_bits_for(double weight_bits, double offset) { return std::max(2.0, weight_bits + offset); }
 
 RateControlResult fit_to_budget(double target_bytes,
-                                const std::function<std::vector<uint8_t>(double, double, bs::ByteSplit*)>& pack) {
+                                const std::function<std::vector<uint8_t>(double, double, bs::ByteSplit*)>& pack,
+                                double offset) {
   RateControlResult r;
   double lo = kMinWeightBits, hi = kMaxWeightBits;
-  r.bytes = pack(lo, embedding_bits_for(lo), &r.split);
+  r.bytes = pack(lo, embedding_bits_for(lo, offset), &r.split);
   r.weight_bits = lo;
   if (double(r.bytes.size()) > target_bytes) {
     std::ostringstream m;
@@ -111,7 +114,7 @@ RateControlResult fit_to_budget(double target_bytes,
   for (int it = 0; it < 16 && hi - lo > 0.001; ++it) {
     const double mid = 0.5 * (lo + hi);
     bs::ByteSplit split;
-    std::vector<uint8_t> bytes = pack(mid, embedding_bits_for(mid), &split);
+    std::vector<uint8_t> bytes = pack(mid, embedding_bits_for(mid, offset), &split);
     if (double(bytes.size()) <= target_bytes) {
       lo = mid;
       r.bytes = std::move(bytes);
@@ -121,7 +124,7 @@ RateControlResult fit_to_budget(double target_bytes,
       hi = mid;
     }
   }
-  r.embedding_bits = embedding_bits_for(r.weight_bits);
+  r.embedding_bits = embedding_bits_for(r.weight_bits, offset);
   return r;
 }
 
@@ -153,6 +156,22 @@ double fixed_bytes(const TNervConfig& cfg, int W, int H, int T, const std::strin
 }
 
 }  // namespace
+
+double decoded_psnr_yuv(const std::vector<uint8_t>& bytes, const std::vector<video::Frame>& frames,
+                        const video::VideoFormat& fmt, const torch::Device& device) {
+  const bs::NvcFile f = bs::parse(bytes.data(), bytes.size());
+  FrameDecoder dec(f, device);
+  double sum = 0;
+  dec.decode(0, int(frames.size()), [&](int i, const video::Frame& out) {
+    const video::Frame& ref = frames[size_t(i)];
+    const double y = video::plane_mse(ref.y.data(), out.y.data(), ref.y.size());
+    const double u = video::plane_mse(ref.u.data(), out.u.data(), ref.u.size());
+    const double v = video::plane_mse(ref.v.data(), out.v.data(), ref.v.size());
+    sum += (6.0 * video::mse_to_psnr(y) + video::mse_to_psnr(u) + video::mse_to_psnr(v)) / 8.0;
+    return true;
+  });
+  return sum / double(frames.size());
+}
 
 TNervConfig plan_tnerv(int W, int H, int T, double bpp, const EncodeOptions& opt) {
   TNervVariant variant = opt.variant;
@@ -306,6 +325,35 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   if (finetune) run_stage(co.qat && co.ec ? "qat+ec" : co.qat ? "qat" : "ec", finetune_epochs, co.qat);
   r.fit.steps = steps;
   r.fit.seconds = seconds;
+
+  // The split of the budget between weights and per-frame data, chosen by RD: rate control at each embedding/grid
+  // precision offset, each file decoded through nvdec's own path, the best PSNR-YUV kept (all at the same size).
+  {
+    double best_psnr = -1;
+    for (double offset : kEmbeddingOffsets) {
+      RateControlResult trial;
+      try {
+        trial = fit_to_budget(r.target_bytes, [&](double wb, double eb, bs::ByteSplit* split) {
+          return bs::serialize(pack_tnerv(r.config, decoder, r.fit.embeddings, r.fit.temporal_codes, seq, wb, eb,
+                                          opt.encoder_info),
+                               split);
+        }, offset);
+      } catch (const std::runtime_error&) {
+        continue;  // this split cannot meet the budget at all; another one did
+      }
+      const double psnr = decoded_psnr_yuv(trial.bytes, frames, fmt, opt.device);
+      r.offset_trials.emplace_back(offset, psnr);
+      char line[128];
+      std::snprintf(line, sizeof line, "embeddings and grids %+.0f bit: %.2f-bit weights, PSNR-YUV %.2f dB", offset,
+                    trial.weight_bits, psnr);
+      log(line);
+      if (psnr > best_psnr) {
+        best_psnr = psnr;
+        r.embedding_offset = offset;
+        rc = std::move(trial);
+      }
+    }
+  }
 
   r.weight_bits = rc.weight_bits;
   r.embedding_bits = rc.embedding_bits;

@@ -55,6 +55,11 @@ struct EncodeOptions {
   std::function<void(const std::string&)> log;  // informational lines (stderr in nvenc)
 };
 
+// Precision of the embeddings and grids: weight bits + offset (default one bit coarser, as HNeRV's 6 vs 8 bits),
+// at least 2. The final rate control tries kEmbeddingOffsets and keeps the one nvdec's output is best with.
+constexpr double kDefaultEmbeddingOffset = -1.0;
+constexpr double kEmbeddingOffsets[] = {-2.0, -1.0, 0.0};
+
 struct StageReport {
   std::string name;        // fit, prune, qat, ec, qat+ec
   int epochs = 0;
@@ -69,6 +74,9 @@ struct EncodeResult {
   FitResult fit;
   double target_bytes = 0;
   double weight_bits = 0, embedding_bits = 0;  // precision chosen by rate control
+  // The embedding/grid precision offsets tried at the end: (offset, PSNR-YUV of the decoded file).
+  std::vector<std::pair<double, double>> offset_trials;
+  double embedding_offset = kDefaultEmbeddingOffset;  // the one chosen
   std::vector<StageReport> stages;
   double lambda = 0;       // rate weight used by ec (0 when off)
   double sparsity = 0;     // fraction of the decoder's conv/linear weights that are zero in the file
@@ -84,9 +92,10 @@ struct RateControlResult {
   double weight_bits = 0, embedding_bits = 0;
 };
 constexpr double kMinWeightBits = 1.0, kMaxWeightBits = 13.0;  // 13: biases get +2 and the format allows 16
-double embedding_bits_for(double weight_bits);
+double embedding_bits_for(double weight_bits, double offset = kDefaultEmbeddingOffset);
 RateControlResult fit_to_budget(double target_bytes,
-                                const std::function<std::vector<uint8_t>(double wb, double eb, bitstream::ByteSplit*)>& pack);
+                                const std::function<std::vector<uint8_t>(double wb, double eb, bitstream::ByteSplit*)>& pack,
+                                double embedding_offset = kDefaultEmbeddingOffset);
 
 // Average coded bits per stored parameter assumed when sizing the model; rate control then tunes the quantization
 // precision to the exact budget. The best size puts the precision at 5-6 bits. Measured on vtest 192x144x30, 40
@@ -114,6 +123,10 @@ bitstream::NvcFile pack_tnerv(const TNervConfig& cfg, TNervDecoder& decoder, con
 TNervConfig plan_tnerv(int width, int height, int frames, double bpp, const EncodeOptions& opt);
 // Parameters of the fitting-only modules (frame encoder, augmentation MLP, temporal MLP) for a configuration.
 int64_t encoder_params(const TNervConfig& cfg);
+
+// Mean PSNR-YUV (6:1:1) of a .nvc file decoded through nvdec's path (FrameDecoder) against the source frames.
+double decoded_psnr_yuv(const std::vector<uint8_t>& bytes, const std::vector<video::Frame>& frames,
+                        const video::VideoFormat& fmt, const torch::Device& device);
 
 bitstream::SequenceHeader sequence_header_of(const video::VideoFormat& fmt, int frames);
 torch::Tensor frames_to_rgb_tensor(const std::vector<video::Frame>& frames, int matrix, bool full_range);

@@ -214,6 +214,16 @@ TEST_CASE("rate control lands --bpp in [0.95, 1.0] of the target at two rates", 
     CHECK(r.stages[1].name == "prune");
     CHECK(r.stages[2].name == "qat+ec");
     CHECK(r.lambda > 0);
+    // The embedding/grid precision was chosen by decoding every candidate: the kept one is the best of them.
+    REQUIRE(!r.offset_trials.empty());
+    double best = -1, best_offset = 0;
+    for (const auto& t : r.offset_trials)
+      if (t.second > best) {
+        best = t.second;
+        best_offset = t.first;
+      }
+    CHECK(r.embedding_offset == best_offset);
+    CHECK(r.embedding_bits == Approx(embedding_bits_for(r.weight_bits, best_offset)));
     // The pruned weights are zeros in the file (quantization adds a few more).
     const bs::NvcFile f = bs::parse(r.bytes.data(), r.bytes.size());
     int64_t zeros = 0, weights = 0;
