@@ -165,10 +165,10 @@ QuantGrid on_device(const QuantGrid& g, const torch::Tensor& like) {
 
 }  // namespace
 
-torch::Tensor CompressionAwareStep::embeddings(const torch::Tensor& e) {
-  if (!emb_grid_.step.defined()) return e;
-  const QuantGrid g = on_device(emb_grid_, e);
-  const torch::Tensor out = opt_.fake_quant ? straight_through(e, g) : e;
+torch::Tensor CompressionAwareStep::per_frame_data(const torch::Tensor& x, const QuantGrid& grid) {
+  if (!grid.step.defined()) return x;
+  const QuantGrid g = on_device(grid, x);
+  const torch::Tensor out = opt_.fake_quant ? straight_through(x, g) : x;
   if (opt_.lambda > 0) {
     const torch::Tensor bits = laplace_bits((out - g.centre) / g.step);
     frame_rate_bits_ = frame_rate_bits_.defined() ? frame_rate_bits_ + bits : bits;
@@ -176,16 +176,9 @@ torch::Tensor CompressionAwareStep::embeddings(const torch::Tensor& e) {
   return out;
 }
 
-torch::Tensor CompressionAwareStep::temporal_codes(const torch::Tensor& c) {
-  if (!tcode_grid_.step.defined()) return c;
-  const QuantGrid g = on_device(tcode_grid_, c);
-  const torch::Tensor out = opt_.fake_quant ? straight_through(c, g) : c;
-  if (opt_.lambda > 0) {
-    const torch::Tensor bits = laplace_bits((out - g.centre) / g.step);
-    frame_rate_bits_ = frame_rate_bits_.defined() ? frame_rate_bits_ + bits : bits;
-  }
-  return out;
-}
+torch::Tensor CompressionAwareStep::embeddings(const torch::Tensor& e) { return per_frame_data(e, emb_grid_); }
+
+torch::Tensor CompressionAwareStep::temporal_codes(const torch::Tensor& c) { return per_frame_data(c, tcode_grid_); }
 
 torch::Tensor CompressionAwareStep::rate_loss(int64_t batch_frames) {
   if (!(opt_.lambda > 0)) return {};

@@ -93,6 +93,9 @@ class CompressionAwareStep {
   double last_bits() const { return last_bits_; }
 
  private:
+  // Fake quantization (qat) and the rate of per-frame data (ec) on the steps of the whole tensor.
+  torch::Tensor per_frame_data(const torch::Tensor& x, const QuantGrid& grid);
+
   TNervDecoder decoder_;
   Options opt_;
   std::vector<std::pair<std::string, torch::Tensor>> params_;  // decoder parameters by name
