@@ -192,7 +192,7 @@ torch::Tensor CompressionAwareStep::rate_loss(int64_t batch_frames) {
   }
   if (frame_rate_bits_.defined())
     bits = bits + frame_rate_bits_ * (double(opt_.frames) / double(std::max<int64_t>(1, batch_frames)));
-  last_bits_ = bits.item<double>();
+  last_bits_ = bits.detach();  // read only on request: .item() here would stall a GPU every step
   return bits * (opt_.lambda / opt_.pixels);
 }
 

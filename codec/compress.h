@@ -90,7 +90,7 @@ class CompressionAwareStep {
   void end_step();
 
   // Estimated bits of the last step (decoder parameters + per-frame data scaled to all frames), for progress.
-  double last_bits() const { return last_bits_; }
+  double last_bits() const { return last_bits_.defined() ? last_bits_.item<double>() : 0.0; }
 
  private:
   // Fake quantization (qat) and the rate of per-frame data (ec) on the steps of the whole tensor.
@@ -103,7 +103,7 @@ class CompressionAwareStep {
   std::vector<torch::Tensor> masters_;
   QuantGrid emb_grid_, tcode_grid_;
   torch::Tensor frame_rate_bits_;  // of this step's per-frame data, not yet scaled
-  double last_bits_ = 0;
+  torch::Tensor last_bits_;
 };
 
 }  // namespace nvc

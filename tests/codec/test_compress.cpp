@@ -156,6 +156,7 @@ TEST_CASE("compression-aware step: quantized forward, float masters, zeros held"
   const torch::Tensor rate = step.rate_loss(1);
   REQUIRE(rate.defined());
   CHECK(rate.item<double>() > 0);
+  CHECK(step.last_bits() == Approx(rate.item<double>() / so.lambda * so.pixels));  // bits, before the weighting
   rate.backward();
   step.before_optimizer_step();
   for (auto& p : dec->named_parameters(true)) {
