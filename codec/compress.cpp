@@ -45,11 +45,13 @@ QuantGrid quant_grid(const torch::Tensor& t, const TensorQuant& q) {
   const int axis = q.kind == TensorQuant::Asymmetric ? q.axis
                    : (q.kind == TensorQuant::SymmetricPerChannel && t.dim() >= 2) ? 0
                                                                                   : -1;
-  const torch::Tensor x = t.detach().to(torch::kFloat64);
+  // Reductions in the tensor's own type and place (no full-size copy: this runs every fine-tuning step), then the
+  // per-channel arithmetic in float64 as quantize.cpp does it.
+  const torch::Tensor x = t.detach();
   const torch::Tensor flat = axis < 0 ? x.reshape({1, -1}) : x.movedim(axis, 0).reshape({x.size(axis), -1});
   torch::Tensor raw_step, mid;
   if (q.kind == TensorQuant::Asymmetric) {
-    const torch::Tensor lo = flat.amin(1), hi = flat.amax(1);
+    const torch::Tensor lo = flat.amin(1).to(torch::kFloat64), hi = flat.amax(1).to(torch::kFloat64);
     const double levels = std::max(1.0, std::pow(2.0, q.bits) - 1.0);
     // quantize.cpp: a zero point beyond 2^stored_bits - 2 is not allowed, a coarser step keeps it legal.
     const int stored_bits = std::clamp(int(std::ceil(q.bits)) + 1, 1, 16);
@@ -58,7 +60,7 @@ QuantGrid quant_grid(const torch::Tensor& t, const TensorQuant& q) {
     mid = (lo + hi) * 0.5;
   } else {
     const double half_levels = std::max(1.0, (std::pow(2.0, q.bits) - 1.0) / 2.0);
-    raw_step = flat.abs().amax(1) / half_levels;
+    raw_step = flat.abs().amax(1).to(torch::kFloat64) / half_levels;
   }
   // Round up to 2^(k/16), k in [-2048, 2047]; an all-zero channel gets 2^-64 as in quantize.cpp.
   torch::Tensor code = torch::ceil(16.0 * torch::log2(raw_step) - 1e-9).clamp(-2048, 2047);
@@ -133,22 +135,35 @@ CompressionAwareStep::CompressionAwareStep(TNervDecoder& decoder, Options opt) :
   for (auto& p : decoder_->named_parameters(true)) {
     params_.emplace_back(p.key(), p.value());
     quant_.push_back(decoder_param_quant(p.key(), p.value(), opt_.weight_bits, opt_.embedding_bits));
+    // Masks as factors of the parameter's type and place, made once instead of converted every step.
+    torch::Tensor factor;
+    if (opt_.masks) {
+      auto it = opt_.masks->find(p.key());
+      if (it != opt_.masks->end()) factor = it->second.to(p.value().device(), p.value().scalar_type());
+    }
+    mask_factors_.push_back(factor);
   }
   masters_.resize(params_.size());
+  grids_.resize(params_.size());
+  const torch::Device device = params_.empty() ? torch::Device(torch::kCPU) : params_[0].second.device();
+  auto to_device = [&](const QuantGrid& g) { return QuantGrid{g.step.to(device), g.centre.to(device)}; };
   if (opt_.all_embeddings.defined())
-    emb_grid_ = quant_grid(opt_.all_embeddings, embedding_quant(opt_.embedding_bits));
+    emb_grid_ = to_device(quant_grid(opt_.all_embeddings, embedding_quant(opt_.embedding_bits)));
   if (opt_.all_temporal_codes.defined())
-    tcode_grid_ = quant_grid(opt_.all_temporal_codes, temporal_code_quant(opt_.weight_bits));
+    tcode_grid_ = to_device(quant_grid(opt_.all_temporal_codes, temporal_code_quant(opt_.weight_bits)));
 }
 
 void CompressionAwareStep::begin_step() {
   frame_rate_bits_ = torch::Tensor();
-  if (!opt_.fake_quant) return;
+  if (!opt_.fake_quant && !(opt_.lambda > 0)) return;
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor& p = params_[i].second;
+    // The steps the packer would choose for the float values; the rate term measures on the same grid.
+    grids_[i] = quant_grid(p, quant_[i]);
+    if (!opt_.fake_quant) continue;
     masters_[i] = p.detach().clone();
-    p.copy_(fake_quantize(p, quant_grid(p, quant_[i])));
+    p.copy_(fake_quantize(p, grids_[i]));
   }
 }
 
@@ -185,8 +200,7 @@ torch::Tensor CompressionAwareStep::rate_loss(int64_t batch_frames) {
   torch::Tensor bits;
   for (size_t i = 0; i < params_.size(); ++i) {
     const torch::Tensor& p = params_[i].second;
-    // The grid of the (fake-quantized) values in place: the same steps the packer will choose.
-    const QuantGrid g = quant_grid(p, quant_[i]);
+    const QuantGrid& g = grids_[i];
     const torch::Tensor b = laplace_bits((p - g.centre) / g.step);
     bits = bits.defined() ? bits + b : b;
   }
@@ -201,15 +215,14 @@ void CompressionAwareStep::before_optimizer_step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     torch::Tensor& p = params_[i].second;
     if (opt_.fake_quant) p.copy_(masters_[i]);
-    if (opt_.masks && p.grad().defined()) {
-      auto it = opt_.masks->find(params_[i].first);
-      if (it != opt_.masks->end()) p.grad().mul_(it->second.to(p.scalar_type()));
-    }
+    if (mask_factors_[i].defined() && p.grad().defined()) p.grad().mul_(mask_factors_[i]);
   }
 }
 
 void CompressionAwareStep::end_step() {
-  if (opt_.masks) apply_masks(decoder_, *opt_.masks);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (mask_factors_[i].defined()) params_[i].second.mul_(mask_factors_[i]);
 }
 
 }  // namespace nvc

@@ -75,13 +75,14 @@ class CompressionAwareStep {
   };
   CompressionAwareStep(TNervDecoder& decoder, Options opt);
 
-  // Before the forward pass: fake-quantize the decoder parameters in place (the float masters are kept).
+  // Before the forward pass: the step's quantization grids, and with qat the decoder parameters fake-quantized in
+  // place (the float masters are kept).
   void begin_step();
   // Per-frame data of the batch: fake-quantized with a straight-through gradient when qat is on.
   torch::Tensor embeddings(const torch::Tensor& e);
   torch::Tensor temporal_codes(const torch::Tensor& c);
   // lambda * estimated bits per pixel of everything stored (the batch's per-frame data scaled to all frames);
-  // undefined when lambda == 0. Call after embeddings() / temporal_codes() of the step.
+  // undefined when lambda == 0. Call after begin_step() and embeddings() / temporal_codes() of the step.
   torch::Tensor rate_loss(int64_t batch_frames);
   // After backward, before the optimiser step: masters back in place (the gradient of the quantized values is
   // applied to them: straight-through), gradients of pruned weights zeroed.
@@ -101,6 +102,8 @@ class CompressionAwareStep {
   std::vector<std::pair<std::string, torch::Tensor>> params_;  // decoder parameters by name
   std::vector<TensorQuant> quant_;
   std::vector<torch::Tensor> masters_;
+  std::vector<QuantGrid> grids_;            // of this step, from the float values (begin_step)
+  std::vector<torch::Tensor> mask_factors_;  // 1 kept / 0 pruned, undefined for unpruned parameters
   QuantGrid emb_grid_, tcode_grid_;
   torch::Tensor frame_rate_bits_;  // of this step's per-frame data, not yet scaled
   torch::Tensor last_bits_;

@@ -163,11 +163,7 @@ double decoded_psnr_yuv(const std::vector<uint8_t>& bytes, const std::vector<vid
   FrameDecoder dec(f, device);
   double sum = 0;
   dec.decode(0, int(frames.size()), [&](int i, const video::Frame& out) {
-    const video::Frame& ref = frames[size_t(i)];
-    const double y = video::plane_mse(ref.y.data(), out.y.data(), ref.y.size());
-    const double u = video::plane_mse(ref.u.data(), out.u.data(), ref.u.size());
-    const double v = video::plane_mse(ref.v.data(), out.v.data(), ref.v.size());
-    sum += (6.0 * video::mse_to_psnr(y) + video::mse_to_psnr(u) + video::mse_to_psnr(v)) / 8.0;
+    sum += video::frame_psnr(frames[size_t(i)], out).psnr_yuv;
     return true;
   });
   return sum / double(frames.size());
@@ -249,13 +245,12 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   const bs::SequenceHeader seq = sequence_header_of(fmt, T);
 
   // Rate control on the model as it stands (decoder and the fit's per-frame data back on the CPU for packing).
-  auto control = [&](const FitResult& fit) {
+  auto control = [&](const FitResult& fit, double embedding_offset) {
     decoder->to(torch::kCPU);
-    RateControlResult rc = fit_to_budget(r.target_bytes, [&](double wb, double eb, bs::ByteSplit* split) {
+    return fit_to_budget(r.target_bytes, [&](double wb, double eb, bs::ByteSplit* split) {
       return bs::serialize(
           pack_tnerv(r.config, decoder, fit.embeddings, fit.temporal_codes, seq, wb, eb, opt.encoder_info), split);
-    });
-    return rc;
+    }, embedding_offset);
   };
   auto report = [&](const char* name, int epochs, const FitResult& fit, const RateControlResult& rc) {
     r.stages.push_back({name, epochs, fit.final_psnr, rc.weight_bits});
@@ -270,7 +265,7 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   r.fit = fit_tnerv(decoder, encoder, rgb, fo);
   int64_t steps = r.fit.steps;
   double seconds = r.fit.seconds;
-  RateControlResult rc = control(r.fit);
+  RateControlResult rc = control(r.fit, kDefaultEmbeddingOffset);
   report("fit", main_epochs, r.fit, rc);
 
   // lambda in MSE per bit per pixel. Auto: the slope of a codec that gains ~3 dB per doubling of the rate at the
@@ -308,13 +303,10 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
     ft.compression = &step;
     ft.schedule_offset = steps;
     decoder->to(opt.device);
-    FitResult fit = fit_tnerv(decoder, encoder, rgb, ft);
-    steps += fit.steps;
-    seconds += fit.seconds;
-    const bool stopped = fit.stopped_early;
-    r.fit = std::move(fit);
-    r.fit.stopped_early = stopped;
-    rc = control(r.fit);
+    r.fit = fit_tnerv(decoder, encoder, rgb, ft);
+    steps += r.fit.steps;
+    seconds += r.fit.seconds;
+    rc = control(r.fit, kDefaultEmbeddingOffset);
     report(name, epochs, r.fit, rc);
   };
   if (co.prune && !r.fit.stopped_early) {
@@ -327,19 +319,21 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   r.fit.seconds = seconds;
 
   // The split of the budget between weights and per-frame data, chosen by RD: rate control at each embedding/grid
-  // precision offset, each file decoded through nvdec's own path, the best PSNR-YUV kept (all at the same size).
+  // precision offset (the default one is the result above), each file decoded through nvdec's own path, the best
+  // PSNR-YUV kept (all at the same size).
   {
     double best_psnr = -1;
+    RateControlResult at_default = std::move(rc);
     for (double offset : kEmbeddingOffsets) {
       RateControlResult trial;
-      try {
-        trial = fit_to_budget(r.target_bytes, [&](double wb, double eb, bs::ByteSplit* split) {
-          return bs::serialize(pack_tnerv(r.config, decoder, r.fit.embeddings, r.fit.temporal_codes, seq, wb, eb,
-                                          opt.encoder_info),
-                               split);
-        }, offset);
-      } catch (const std::runtime_error&) {
-        continue;  // this split cannot meet the budget at all; another one did
+      if (offset == kDefaultEmbeddingOffset) {
+        trial = std::move(at_default);
+      } else {
+        try {
+          trial = control(r.fit, offset);
+        } catch (const std::runtime_error&) {
+          continue;  // this split cannot meet the budget at all; the default one did
+        }
       }
       const double psnr = decoded_psnr_yuv(trial.bytes, frames, fmt, opt.device);
       r.offset_trials.emplace_back(offset, psnr);

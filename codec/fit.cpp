@@ -59,14 +59,15 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
   for (auto& p : encoder->named_parameters()) (is_temporal(p.key()) ? temporal_params : main_params).push_back(p.value());
   std::vector<torch::optim::OptimizerParamGroup> groups;
   std::vector<double> group_lr_scale;  // of each group, relative to the scheduled rate
-  groups.emplace_back(main_params, std::make_unique<torch::optim::AdamOptions>(opt.lr));
+  auto adam = [&](double lr) { return torch::optim::AdamOptions(lr).betas({0.9, opt.adam_beta2}); };
+  groups.emplace_back(main_params, std::make_unique<torch::optim::AdamOptions>(adam(opt.lr)));
   group_lr_scale.push_back(1.0);
   if (!temporal_params.empty()) {
-    groups.emplace_back(temporal_params, std::make_unique<torch::optim::AdamOptions>(opt.lr * opt.temporal_lr_scale));
+    groups.emplace_back(temporal_params,
+                        std::make_unique<torch::optim::AdamOptions>(adam(opt.lr * opt.temporal_lr_scale)));
     group_lr_scale.push_back(opt.temporal_lr_scale);
   }
-  for (auto& g : groups) static_cast<torch::optim::AdamOptions&>(g.options()).betas({0.9, opt.adam_beta2});
-  torch::optim::Adam optim(groups, torch::optim::AdamOptions(opt.lr).betas({0.9, opt.adam_beta2}));
+  torch::optim::Adam optim(groups, adam(opt.lr));
 
   const int64_t batch = std::clamp<int64_t>(opt.batch, 1, T);
   const int64_t steps_per_epoch = (T + batch - 1) / batch;

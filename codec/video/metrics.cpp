@@ -183,7 +183,7 @@ double ms_ssim(const uint8_t* a, const uint8_t* b, int w, int h) {
   return result;
 }
 
-QualityMetrics frame_metrics(const Frame& ref, const Frame& dist, int matrix, bool full_range) {
+QualityMetrics frame_psnr(const Frame& ref, const Frame& dist) {
   if (!ref.valid() || !dist.valid() || ref.width != dist.width || ref.height != dist.height)
     throw std::invalid_argument("frame_metrics: frames differ in size or are malformed");
   QualityMetrics m;
@@ -191,6 +191,11 @@ QualityMetrics frame_metrics(const Frame& ref, const Frame& dist, int matrix, bo
   m.psnr_u = mse_to_psnr(plane_mse(ref.u.data(), dist.u.data(), ref.u.size()));
   m.psnr_v = mse_to_psnr(plane_mse(ref.v.data(), dist.v.data(), ref.v.size()));
   m.psnr_yuv = (6 * m.psnr_y + m.psnr_u + m.psnr_v) / 8;
+  return m;
+}
+
+QualityMetrics frame_metrics(const Frame& ref, const Frame& dist, int matrix, bool full_range) {
+  QualityMetrics m = frame_psnr(ref, dist);
   const auto ra = frame_to_rgb8(ref, matrix, full_range, true);
   const auto rb = frame_to_rgb8(dist, matrix, full_range, true);
   m.psnr_rgb = mse_to_psnr(plane_mse(ra.data(), rb.data(), ra.size()));  // mean over the 3 equal-size channels

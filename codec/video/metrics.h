@@ -29,6 +29,8 @@ struct QualityMetrics {
 
 // ref and dist must have the same size (IoError-free: throws std::invalid_argument otherwise).
 QualityMetrics frame_metrics(const Frame& ref, const Frame& dist, int matrix, bool full_range);
+// The PSNR fields only (psnr_y, psnr_u, psnr_v, psnr_yuv): cheap enough for an encoder's own decisions.
+QualityMetrics frame_psnr(const Frame& ref, const Frame& dist);
 
 // Building blocks (exposed for tests and tools).
 double plane_mse(const uint8_t* a, const uint8_t* b, size_t n);
