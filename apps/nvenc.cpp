@@ -19,6 +19,8 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
   std::string input_format = "auto", config = "auto", ablation, block = "auto", stages = "all";
+  std::string fit_path = "fast", precision = "auto", fit_log;
+  bool cuda_graphs = false;
   double prune = 0.15, lambda = 0, lambda_scale = 1.0;
   bool print_model = false, full_model = false;
   double bpp = 0;
@@ -117,11 +119,13 @@ int run(const Args& a) {
     info(s.str());
   }
   const torch::Device device = resolve_device(a.device);
-  info("fitting on " + describe_device(device) + ", preset " + a.preset);
 
   EncodeOptions eo = model_options(a);
   eo.bpp = a.bpp > 0 ? a.bpp : 64.0;  // a named config without --bpp: the finest quantization up to 12 bits
   eo.device = device;
+  eo.speed = a.fit_path == "reference" ? FitSpeed::reference() : FitSpeed::fast(device);
+  if (a.precision != "auto") eo.speed.autocast = parse_precision(a.precision);
+  eo.speed.cuda_graphs = a.cuda_graphs;
   eo.seed = a.seed;
   eo.epochs = a.epochs;
   eo.batch = a.batch;
@@ -129,8 +133,18 @@ int run(const Args& a) {
   eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset + " config=" + a.config +
                     " variant=" + eo.variant.describe() + " stages=" + eo.compression.describe();
   eo.log = info;
+  info("fitting on " + describe_device(device) + " (" + eo.speed.describe() + "), preset " + a.preset);
   app::ProgressLine progress(!a.quiet && !a.no_progress);
+  // --fit-log: one CSV row per progress report, timed from nvenc's start (bench/perf.py reads it for time-to-PSNR).
+  std::string fit_log = "stage,step,total_steps,epoch,wall_s,loss,psnr_rgb,steps_per_s\n";
   eo.on_progress = [&](const FitProgress& p) {
+    if (!a.fit_log.empty()) {
+      char row[192];
+      std::snprintf(row, sizeof row, "%s,%lld,%lld,%d,%.3f,%.8g,%.4f,%.3f\n", p.stage, (long long)p.step,
+                    (long long)p.total_steps, p.epoch, std::chrono::duration<double>(Clock::now() - t0).count(),
+                    p.loss, p.psnr, p.steps_per_s);
+      fit_log += row;
+    }
     char b[256];
     std::snprintf(b, sizeof b, "[%5.1f%%] %s: step %lld/%lld, epoch %d/%d, PSNR-RGB %.2f dB, %.2f it/s, eta %s",
                   100.0 * double(p.step) / double(p.total_steps), p.stage, (long long)p.step,
@@ -158,6 +172,7 @@ int run(const Args& a) {
   if (app::abort_requested()) throw std::runtime_error("interrupted; no output written");
   if (recon) recon->close();
   app::write_file_atomically(a.output, r.bytes);
+  if (!a.fit_log.empty()) app::write_file_atomically(a.fit_log, std::vector<uint8_t>(fit_log.begin(), fit_log.end()));
 
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double bpp = 8.0 * double(r.bytes.size()) / (double(W) * H * T);
@@ -194,6 +209,8 @@ int run(const Args& a) {
         .integer("decoder_params", r.config.decoder_params()).integer("grid_params", r.config.grid_params())
         .integer("embedding_params", r.config.embedding_params()).num("weight_bits", r.weight_bits)
         .num("embedding_bits", r.embedding_bits).integer("fit_steps", r.fit.steps)
+        .str("fit_path", eo.speed.describe()).integer("fit_graphed", r.fit.graphed ? 1 : 0)
+        .num("fit_steps_per_s", double(r.fit.steps) / std::max(1e-9, r.fit.seconds))
         .num("fit_psnr_rgb", r.fit.final_psnr).num("fit_seconds", r.fit.seconds).num("seconds", seconds)
         .integer("interrupted", r.fit.stopped_early ? 1 : 0)
         .str("stages", eo.compression.describe()).num("lambda", r.lambda).num("sparsity", r.sparsity)
@@ -267,6 +284,15 @@ int main(int argc, char** argv) {
   app.add_option("--seed", a.seed, "Seed of the initial weights and the frame order (same seed, same machine and "
                                "thread count: the same file)");
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--fit-path", a.fit_path,
+                 "fast (default: fused Adam and sync-free steps; on CUDA also bf16 autocast, channels_last, fp16 "
+                 "frames) | reference (fp32 eager LibTorch, the baseline of bench/perf.py)")
+      ->check(CLI::IsMember({"fast", "reference"}));
+  app.add_option("--precision", a.precision, "Fitting arithmetic: auto (from --fit-path) | fp32 | bf16 (autocast)")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
+  app.add_flag("--cuda-graphs", a.cuda_graphs,
+               "Replay the main fit's steady-state step as a CUDA graph (CUDA only; falls back to eager with a note)");
+  app.add_option("--fit-log", a.fit_log, "Write the fit's progress (stage, step, wall time, loss, PSNR) as CSV");
   app.add_flag("--no-progress", a.no_progress, "No progress line");
   app.add_flag("-q,--quiet", a.quiet, "Print nothing but errors");
   try {

@@ -238,6 +238,7 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
     log(line);
   }
   fo.device = opt.device;
+  fo.speed = opt.speed;
   fo.seed = opt.seed;
   fo.on_progress = opt.on_progress;
   fo.should_stop = opt.should_stop;
@@ -263,6 +264,10 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   fo.stage = "fit";
   fo.schedule_total = fit_steps(T, opt.batch, main_epochs + prune_epochs + finetune_epochs);
   r.fit = fit_tnerv(decoder, encoder, rgb, fo);
+  if (opt.speed.cuda_graphs)
+    log(r.fit.graphed ? std::string("fit: steady-state steps ran as a CUDA graph")
+                      : "fit: CUDA graphs not used (" + r.fit.graph_fallback + ")");
+  const bool graphed = r.fit.graphed;
   int64_t steps = r.fit.steps;
   double seconds = r.fit.seconds;
   RateControlResult rc = control(r.fit, kDefaultEmbeddingOffset);
@@ -317,6 +322,7 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   if (finetune) run_stage(co.qat && co.ec ? "qat+ec" : co.qat ? "qat" : "ec", finetune_epochs, co.qat);
   r.fit.steps = steps;
   r.fit.seconds = seconds;
+  r.fit.graphed = graphed;
 
   // The split of the budget between weights and per-frame data, chosen by RD: rate control at each embedding/grid
   // precision offset (the default one is the result above), each file decoded through nvdec's own path, the best

@@ -43,6 +43,7 @@ struct EncodeOptions {
   std::string config = "auto";   // auto (sized from --bpp) or a named paper configuration (12.4m, 3.0m, 9.3m)
   TNervVariant variant;          // ablations and block type (the preset may still shrink the frame encoder)
   torch::Device device = torch::kCPU;
+  FitSpeed speed;                // how fitting runs (FitSpeed::fast(device) in nvenc; reference() = fp32 eager)
   int64_t params = 0;            // expert override of the stored parameter count (0 = from --bpp)
   int epochs = 0;                // expert override of the preset's epochs
   int batch = 1;

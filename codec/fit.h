@@ -19,6 +19,21 @@ struct FitProgress {
   double elapsed_s = 0, steps_per_s = 0, eta_s = 0;
 };
 
+// How fitting runs. None of these change what is learnt beyond arithmetic precision; they change how fast.
+// reference() is plain fp32 eager LibTorch (the baseline bench/perf.py measures against); fast() turns on what pays
+// on the device. Each switch is explained where codec/fit.cpp uses it and in docs/architecture.md.
+struct FitSpeed {
+  torch::ScalarType autocast = torch::kFloat32;  // kBFloat16: bf16 autocast (weights, gradients, Adam stay fp32)
+  bool channels_last = false;   // NHWC convolution weights and activations (cuDNN's tensor-core layout)
+  bool fused_adam = false;      // one fused ATen Adam kernel per group, state on the device (else torch::optim::Adam)
+  bool async_progress = false;  // the loss is summed on the device and read back behind an event: no host sync
+  bool half_frames = false;     // the video is held on the device in fp16 (half the memory of fp32)
+  bool cuda_graphs = false;     // the steady-state step of the main fit replays one captured CUDA graph
+  static FitSpeed reference() { return {}; }
+  static FitSpeed fast(const torch::Device& device);
+  std::string describe() const;  // e.g. "bf16,channels_last,fused_adam,async,half_frames,graphs" or "fp32 eager"
+};
+
 struct FitOptions {
   int epochs = 100;
   int batch = 1;                 // frames per step
@@ -32,6 +47,7 @@ struct FitOptions {
   double adam_beta2 = 0.99;
   double temporal_lr_scale = 0.1;  // learning rate of the time-conditioning modules relative to lr
   torch::Device device = torch::kCPU;
+  FitSpeed speed;
   uint64_t seed = 1;
   double report_interval_s = 0.5;
   std::function<void(const FitProgress&)> on_progress;
@@ -55,6 +71,9 @@ struct FitResult {
   int64_t steps = 0;
   double seconds = 0;
   bool stopped_early = false;
+  // Whether the steady-state steps ran as a CUDA graph, and why not when they were asked to and did not.
+  bool graphed = false;
+  std::string graph_fallback;
 };
 
 // frames: [T, 3, H, W] float RGB (display size). The decoder output is cropped to H x W for the loss; the encoder
