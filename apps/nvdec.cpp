@@ -16,7 +16,7 @@ namespace bs = bitstream;
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  std::string input, output, muxer = "auto", device = "auto", ref, ref_res;
+  std::string input, output, muxer = "auto", device = "auto", ref, ref_res, precision = "auto", cuda_graphs = "auto";
   int64_t frames = -1, seek = 0;
   int batch = 0, threads = 0;
   bool info = false, json = false, quiet = false;
@@ -82,7 +82,11 @@ int run(const Args& a) {
   const torch::Device device = resolve_device(a.device);
   std::unique_ptr<FrameDecoder> decoder;
   try {
-    decoder = std::make_unique<FrameDecoder>(file, device, a.batch);
+    DecodeOptions dopt;
+    dopt.batch = a.batch;
+    if (a.precision != "auto") dopt.precision = parse_precision(a.precision);
+    dopt.cuda_graphs = a.cuda_graphs == "auto" ? -1 : (a.cuda_graphs == "on" ? 1 : 0);
+    decoder = std::make_unique<FrameDecoder>(file, device, dopt);
   } catch (const bs::FormatError& e) {
     throw std::runtime_error(a.input + ": " + e.what());
   }
@@ -141,9 +145,9 @@ int run(const Args& a) {
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!a.quiet) {
-    std::fprintf(stderr, "nvdec: decoded %d frames %ux%u on %s in %.2f s (%.1f fps)%s\n", written, file.seq.width,
-                 file.seq.height, describe_device(device).c_str(), seconds, written / std::max(1e-9, seconds),
-                 pipe_closed ? " (output pipe closed)" : "");
+    std::fprintf(stderr, "nvdec: decoded %d frames %ux%u on %s (%s) in %.2f s (%.1f fps)%s\n", written,
+                 file.seq.width, file.seq.height, describe_device(device).c_str(), decoder->describe().c_str(),
+                 seconds, written / std::max(1e-9, seconds), pipe_closed ? " (output pipe closed)" : "");
   }
   if (ref) {
     const video::QualityMetrics m = acc.mean();
@@ -169,6 +173,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t(0), int64_t(1000000)));
   app.add_option("--device", a.device, "auto | cpu | cuda | cuda:N");
   app.add_option("--batch", a.batch, "Frames per network pass (default: 8 on CUDA, 2 on CPU)")->check(CLI::Range(1, 256));
+  app.add_option("--precision", a.precision, "Network arithmetic: auto (fp16 on CUDA, fp32 on the CPU) | fp32 | fp16 | bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "fp16", "bf16"}));
+  app.add_option("--cuda-graphs", a.cuda_graphs, "Replay full-batch passes as CUDA graphs: auto (on CUDA) | on | off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
   app.add_option("--ref", a.ref, "Reference video: print PSNR and MS-SSIM of the decoded frames against it");
   app.add_option("--ref-res", a.ref_res, "Size of a raw .yuv reference (default: the stream's)");

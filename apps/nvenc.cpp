@@ -78,6 +78,8 @@ int print_model(const Args& a) {
       .integer("frame_embedding_params", c.frame_embedding_params())
       .integer("temporal_code_params", c.temporal_code_params())
       .integer("encoder_params", encoder_params(c)).obj("split", split)
+      .integer("decoder_macs_per_frame", c.decoder_macs_per_frame())
+      .num("decoder_gflops_per_frame", 2e-9 * double(c.decoder_macs_per_frame()))
       .integers("strides", i64(c.strides)).integers("cells", {c.emb_h, c.emb_w})
       .integer("embedding_channels", c.emb_channels).integer("grid_channels", c.grid_channels)
       .integers("grid_resolutions", grid_res).integer("temporal_code_dim", c.tcode_dim)
@@ -136,13 +138,13 @@ int run(const Args& a) {
   info("fitting on " + describe_device(device) + " (" + eo.speed.describe() + "), preset " + a.preset);
   app::ProgressLine progress(!a.quiet && !a.no_progress);
   // --fit-log: one CSV row per progress report, timed from nvenc's start (bench/perf.py reads it for time-to-PSNR).
-  std::string fit_log = "stage,step,total_steps,epoch,wall_s,loss,psnr_rgb,steps_per_s\n";
+  std::string fit_log = "stage,step,total_steps,epoch,wall_s,stage_elapsed_s,loss,psnr_rgb,steps_per_s\n";
   eo.on_progress = [&](const FitProgress& p) {
     if (!a.fit_log.empty()) {
       char row[192];
-      std::snprintf(row, sizeof row, "%s,%lld,%lld,%d,%.3f,%.8g,%.4f,%.3f\n", p.stage, (long long)p.step,
+      std::snprintf(row, sizeof row, "%s,%lld,%lld,%d,%.3f,%.3f,%.8g,%.4f,%.3f\n", p.stage, (long long)p.step,
                     (long long)p.total_steps, p.epoch, std::chrono::duration<double>(Clock::now() - t0).count(),
-                    p.loss, p.psnr, p.steps_per_s);
+                    p.elapsed_s, p.loss, p.psnr, p.steps_per_s);
       fit_log += row;
     }
     char b[256];

@@ -196,6 +196,13 @@ AutocastScope::~AutocastScope() {
   at::autocast::set_autocast_cache_enabled(prev_cache_);
 }
 
+void set_conv_memory_format(torch::nn::Module& m, torch::MemoryFormat format) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.named_parameters())
+    if (p.value().dim() == 4 && p.key().find("grid") == std::string::npos)
+      p.value().set_data(p.value().contiguous(format));
+}
+
 torch::ScalarType parse_precision(const std::string& name) {
   if (name == "fp32") return torch::kFloat32;
   if (name == "fp16") return torch::kFloat16;

@@ -70,6 +70,10 @@ class AutocastScope {
   torch::ScalarType prev_dtype_ = torch::kFloat32;
 };
 
+// Convolution weights (4-D parameters whose name does not contain "grid": the feature grids are tables, not
+// kernels) put in a memory format. ChannelsLast is cuDNN's tensor-core layout; Contiguous brings them back.
+void set_conv_memory_format(torch::nn::Module& m, torch::MemoryFormat format);
+
 // "fp32" | "fp16" | "bf16" -> dtype; throws std::invalid_argument naming the value otherwise.
 torch::ScalarType parse_precision(const std::string& name);
 std::string precision_name(torch::ScalarType t);

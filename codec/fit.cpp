@@ -68,14 +68,6 @@ bool is_temporal(const std::string& name) {
          name.find("augmentation") != std::string::npos;
 }
 
-// Convolution weights (4-D, not the feature grids, which are tables rather than kernels) in a memory format.
-void set_conv_memory_format(torch::nn::Module& m, torch::MemoryFormat format) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : m.named_parameters())
-    if (p.value().dim() == 4 && p.key().find("grid") == std::string::npos)
-      p.value().set_data(p.value().contiguous(format));
-}
-
 // Gradients left over from an earlier stage may have another memory format than the parameters now have; the fused
 // optimizer walks parameter, gradient and moments as flat arrays, so they must all share one layout.
 void clear_grads(torch::nn::Module& m) {

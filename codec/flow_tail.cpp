@@ -54,7 +54,7 @@ flow_tail::View4 view_of(const torch::Tensor& t) {
 // The validated inputs: the type-erased views (slots still to be pointed at the compute device's copy).
 struct Prepared {
   flow_tail::Inputs args;
-  torch::Tensor slots_cpu;  // [B, 4] int32 contiguous, every value in [-1, R)
+  torch::Tensor slots;  // [B, 4] int32 contiguous on the compute device (checked to be in [-1, R) when given on the CPU)
   torch::ScalarType dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
 };
@@ -100,16 +100,23 @@ Prepared prepare(const FlowTailInputs& in) {
   if (!std::isfinite(in.flow_scale) || in.flow_scale <= 0)
     fail("flow_scale must be finite and positive, got " + std::to_string(in.flow_scale));
 
-  // Slot values: checked here so that no kernel ever indexes outside the pool.
-  const torch::Tensor slots64 = in.slots.to(torch::kCPU, torch::kInt64).contiguous();
-  const int64_t* s = slots64.data_ptr<int64_t>();
-  for (int64_t i = 0; i < slots64.numel(); ++i)
-    if (s[i] < -1 || s[i] >= R)
-      fail("slots[" + std::to_string(i / 4) + "][" + std::to_string(i % 4) + "] = " + std::to_string(s[i]) +
-           " is outside [-1, " + std::to_string(R) + ") (pool of " + std::to_string(R) + " frames)");
-
   Prepared p;
-  p.slots_cpu = slots64.to(torch::kInt32).contiguous();
+  if (in.slots.device().is_cpu()) {
+    // Slot values: checked here so that no kernel ever indexes outside the pool.
+    const torch::Tensor slots64 = in.slots.to(torch::kInt64).contiguous();
+    const int64_t* s = slots64.data_ptr<int64_t>();
+    for (int64_t i = 0; i < slots64.numel(); ++i)
+      if (s[i] < -1 || s[i] >= R)
+        fail("slots[" + std::to_string(i / 4) + "][" + std::to_string(i % 4) + "] = " + std::to_string(s[i]) +
+             " is outside [-1, " + std::to_string(R) + ") (pool of " + std::to_string(R) + " frames)");
+    p.slots = slots64.to(torch::kInt32).contiguous();
+    // To the GPU without waiting for it: a pageable source is staged at once, the stream is not synchronised.
+    if (device.is_cuda()) p.slots = p.slots.to(device, /*non_blocking=*/true);
+  } else {
+    // Device-side slots (nvdec computes them on the GPU) are not read back, which would stall the pipeline: the
+    // kernel itself treats any value outside [0, R) as a missing neighbour, so nothing outside the pool is read.
+    p.slots = in.slots.to(torch::kInt32).contiguous();
+  }
   p.dtype = dtype;
   p.device = device;
   flow_tail::Inputs& a = p.args;
@@ -118,7 +125,7 @@ Prepared prepare(const FlowTailInputs& in) {
   a.weights = view_of(in.weights);
   a.blend = view_of(in.blend);
   a.pool = view_of(in.pool);
-  a.slots = p.slots_cpu.data_ptr<int32_t>();
+  a.slots = p.slots.data_ptr<int32_t>();
   a.batch = int(B);
   a.coded_h = int(Hc);
   a.coded_w = int(Wc);
@@ -192,9 +199,7 @@ torch::Tensor flow_tail_rgb(const FlowTailInputs& in) {
   if (p.device.is_cuda()) {
 #ifdef NVC_HAVE_CUDA
     const c10::cuda::CUDAGuard guard(p.device);
-    const torch::Tensor slots = p.slots_cpu.to(p.device);
-    flow_tail::Inputs args = a;
-    args.slots = slots.data_ptr<int32_t>();
+    const flow_tail::Inputs& args = a;
     cuda::launch_flow_tail_rgb(args, tail_dtype(p.dtype), out.data_ptr<float>(),
                                c10::cuda::getCurrentCUDAStream(p.device.index()).stream());
 #endif
@@ -217,9 +222,7 @@ torch::Tensor flow_tail_yuv420(const FlowTailInputs& in, int width, int height, 
   if (p.device.is_cuda()) {
 #ifdef NVC_HAVE_CUDA
     const c10::cuda::CUDAGuard guard(p.device);
-    const torch::Tensor slots = p.slots_cpu.to(p.device);
-    flow_tail::Inputs args = a;
-    args.slots = slots.data_ptr<int32_t>();
+    const flow_tail::Inputs& args = a;
     cuda::launch_flow_tail_yuv420(args, tail_dtype(p.dtype), width, height, cuda::yuv_coefficients(matrix, full_range),
                                   out.data_ptr<uint8_t>(), c10::cuda::getCurrentCUDAStream(p.device.index()).stream());
 #endif

@@ -18,8 +18,9 @@ struct FlowTailInputs {
 };
 
 // Any memory layout (contiguous, channels_last, narrowed views); all float tensors on one device. Throws
-// std::invalid_argument (naming the tensor) on a wrong shape, dtype or device, a slot outside [-1, R), or a
-// non-positive / non-finite flow_scale.
+// std::invalid_argument (naming the tensor) on a wrong shape, dtype or device, a CPU slot outside [-1, R), or a
+// non-positive / non-finite flow_scale. Slots already on the GPU are not read back (that would stall the decode
+// pipeline); the kernel treats any of them outside [0, R) as a missing neighbour.
 // [B,3,Hc,Wc] float32 on the inputs' device: aggregate(...).output.
 torch::Tensor flow_tail_rgb(const FlowTailInputs& in);
 // [B, W*H*3/2] uint8 on the inputs' device: Y, U, V planes (rows packed) of the top-left width x height (both even,

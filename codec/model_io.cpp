@@ -1,6 +1,9 @@
 #include "codec/model_io.h"
 
-#include <map>
+#include "codec/device.h"
+#include "codec/flow_tail.h"
+
+#include <deque>
 #include <sstream>
 
 #ifdef NVC_HAVE_CUDA
@@ -114,12 +117,76 @@ std::vector<video::Frame> rgb_batch_to_frames(const torch::Tensor& rgb, int widt
   return out;
 }
 
-FrameDecoder::FrameDecoder(const bs::NvcFile& file, const torch::Device& device, int batch)
+torch::Tensor rgb_batch_to_yuv420(const torch::Tensor& rgb, int width, int height, int matrix, bool full_range) {
+  const int64_t B = rgb.size(0), frame_bytes = int64_t(width) * height * 3 / 2;
+#ifdef NVC_HAVE_CUDA
+  if (rgb.is_cuda()) {
+    torch::Tensor in = rgb.to(torch::kFloat32).contiguous();
+    torch::Tensor out = torch::empty({B, frame_bytes}, in.options().dtype(torch::kUInt8));
+    cuda::launch_rgb_to_yuv420(in.data_ptr<float>(), int(B), int(in.size(2)), int(in.size(3)), width, height,
+                               cuda::yuv_coefficients(matrix, full_range), out.data_ptr<uint8_t>(),
+                               c10::cuda::getCurrentCUDAStream(in.device().index()).stream());
+    return out;
+  }
+#endif
+  torch::Tensor out = torch::empty({B, frame_bytes}, torch::kUInt8);
+  const size_t ys = size_t(width) * height, cs = ys / 4;
+  std::vector<video::Frame> frames = rgb_batch_to_frames(rgb, width, height, matrix, full_range);
+  for (int64_t b = 0; b < B; ++b) {
+    uint8_t* p = out[b].data_ptr<uint8_t>();
+    const video::Frame& f = frames[size_t(b)];
+    std::copy(f.y.begin(), f.y.end(), p);
+    std::copy(f.u.begin(), f.u.end(), p + ys);
+    std::copy(f.v.begin(), f.v.end(), p + ys + cs);
+  }
+  return out;
+}
+
+// ---- FrameDecoder -----------------------------------------------------------------------------------------------
+
+// One network pass over frames [start, start + n), kept until its frames are output.
+struct FrameDecoder::Chunk {
+  int start = 0, n = 0;
+  TNervPass pass;
+};
+
+// A captured full-batch pass: the inputs it reads and the outputs it writes at every replay.
+struct FrameDecoder::Graph {
+  CapturedStep step;
+  torch::Tensor emb, tcode, tau;
+  TNervPass out;
+};
+
+FrameDecoder::FrameDecoder(const bs::NvcFile& file, const torch::Device& device, const DecodeOptions& options)
     : model_(load_tnerv(file, device)),
       device_(device),
-      batch_(batch > 0 ? batch : (device.is_cuda() ? 8 : 2)),
+      opt_(options),
+      dtype_(options.precision != c10::ScalarType::Undefined ? options.precision
+                                                      : (device.is_cuda() ? torch::kFloat16 : torch::kFloat32)),
+      batch_(options.batch > 0 ? options.batch : (device.is_cuda() ? 8 : 2)),
       matrix_(file.seq.matrix),
-      full_range_(file.seq.full_range != 0) {}
+      full_range_(file.seq.full_range != 0) {
+  if (dtype_ != torch::kFloat32 && dtype_ != torch::kFloat16 && dtype_ != torch::kBFloat16)
+    throw std::invalid_argument("decode precision must be fp32, fp16 or bf16");
+  if (dtype_ != torch::kFloat32) {
+    model_.decoder->to(dtype_);
+    if (model_.embeddings.defined()) model_.embeddings = model_.embeddings.to(dtype_);
+    if (model_.temporal_codes.defined()) model_.temporal_codes = model_.temporal_codes.to(dtype_);
+  }
+  if (opt_.channels_last > 0 || (opt_.channels_last < 0 && device.is_cuda()))
+    set_conv_memory_format(*model_.decoder, torch::MemoryFormat::ChannelsLast);
+  window_ = torch::tensor(std::vector<int64_t>(std::begin(TNervConfig::kWindow), std::end(TNervConfig::kWindow)),
+                          torch::kLong).to(device);
+  if (opt_.cuda_graphs > 0 && !device.is_cuda()) graph_note_ = "CUDA graphs need a CUDA device";
+}
+
+std::string FrameDecoder::describe() const {
+  std::string d = precision_name(dtype_) + ", batch " + std::to_string(batch_);
+  if (graph_) d += ", CUDA graphs";
+  else if (!graph_note_.empty()) d += ", no CUDA graphs (" + graph_note_ + ")";
+  if (model_.cfg.flow) d += opt_.fused_tail ? ", fused tail" : ", reference tail";
+  return d;
+}
 
 TNervPass FrameDecoder::run_pass(int start, int n) {
   const auto& cfg = model_.cfg;
@@ -128,78 +195,179 @@ TNervPass FrameDecoder::run_pass(int start, int n) {
   if (cfg.tcode_dim > 0) tcode = model_.temporal_codes.narrow(0, start, n);
   torch::Tensor tau = torch::arange(start, start + n, torch::TensorOptions().dtype(torch::kFloat32).device(device_)) /
                       float(std::max(1, cfg.frames - 1));
+  const bool want_graph = device_.is_cuda() && opt_.cuda_graphs != 0 && n == batch_ && graph_note_.empty();
+  if (want_graph && !graph_) {
+    // Capture once, on the first full batch, then check one replay against an eager pass of the same frames: a
+    // graph that cannot be captured or disagrees is dropped (with the reason in describe()) and decoding goes on
+    // eagerly.
+    auto g = std::make_shared<Graph>();
+    if (emb.defined()) g->emb = emb.clone();
+    if (tcode.defined()) g->tcode = tcode.clone();
+    g->tau = tau.clone();
+    std::string why;
+    if (g->step.capture(device_, [&] { g->out = model_.decoder->pass(g->emb, g->tau, g->tcode); }, 2, &why)) {
+      g->step.replay();
+      const TNervPass eager = model_.decoder->pass(emb, tau, tcode);
+      const double diff = (g->out.independent.to(torch::kFloat32) - eager.independent.to(torch::kFloat32))
+                              .abs().max().item<double>();
+      if (diff <= 2e-3) {
+        graph_ = g;
+        return eager;
+      }
+      why = "a replay differed from the eager pass by " + std::to_string(diff);
+    }
+    graph_note_ = why;
+    return model_.decoder->pass(emb, tau, tcode);
+  }
+  if (want_graph && graph_) {
+    if (emb.defined()) graph_->emb.copy_(emb);
+    if (tcode.defined()) graph_->tcode.copy_(tcode);
+    graph_->tau.copy_(tau);
+    graph_->step.replay();
+    // The graph's outputs are overwritten by the next replay, and chunks outlive it (look-ahead).
+    TNervPass p;
+    p.independent = graph_->out.independent.clone();
+    if (graph_->out.flows.defined()) {
+      p.flows = graph_->out.flows.clone();
+      p.weights = graph_->out.weights.clone();
+      p.blend = graph_->out.blend.clone();
+    }
+    return p;
+  }
   return model_.decoder->pass(emb, tau, tcode);
 }
 
-void FrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
+torch::Tensor FrameDecoder::tail_yuv(const Chunk& c, const torch::Tensor& pool, int pool_slots) {
+  const auto& cfg = model_.cfg;
+  const int W = cfg.width, H = cfg.height;
+  // Pool slot of each neighbour (t + kWindow[k]) of every frame of the chunk, -1 outside the video; computed on
+  // the device so nothing waits on a host-to-device copy.
+  const auto lopt = torch::TensorOptions().dtype(torch::kLong).device(device_);
+  const auto t = torch::arange(c.start, c.start + c.n, lopt).unsqueeze(1);
+  const auto u = t + window_.unsqueeze(0);
+  const auto inside = (u >= 0) & (u < cfg.frames);
+  const auto slots = torch::where(inside, torch::remainder(u, pool_slots), torch::full_like(u, -1));
+  if (opt_.fused_tail) {
+    FlowTailInputs in;
+    in.independent = c.pass.independent;
+    in.flows = c.pass.flows;
+    in.weights = c.pass.weights;
+    in.blend = c.pass.blend;
+    in.pool = pool;
+    in.slots = slots.to(torch::kInt32);
+    in.flow_scale = cfg.flow_upsampling();
+    return flow_tail_yuv420(in, W, H, matrix_, full_range_);
+  }
+  // Reference: aggregate() in float32 (its warp coordinates need float32 precision at full resolution).
+  TNervPass p32;
+  p32.independent = c.pass.independent.to(torch::kFloat32);
+  p32.flows = c.pass.flows.to(torch::kFloat32);
+  p32.weights = c.pass.weights.to(torch::kFloat32);
+  p32.blend = c.pass.blend.to(torch::kFloat32);
+  const int64_t Hc = cfg.coded_height(), Wc = cfg.coded_width();
+  const auto neighbours =
+      pool.index_select(0, slots.clamp_min(0).flatten()).to(torch::kFloat32).view({c.n, 4, 3, Hc, Wc});
+  const auto out = model_.decoder->aggregate(p32, neighbours, slots >= 0).output;
+  return rgb_batch_to_yuv420(out, W, H, matrix_, full_range_);
+}
+
+void FrameDecoder::decode_device(int first, int count,
+                                 const std::function<bool(int, const torch::Tensor&)>& sink) {
   torch::NoGradGuard no_grad;
-  const int frames = model_.cfg.frames;
+  const auto& cfg = model_.cfg;
+  const int frames = cfg.frames;
   if (first < 0 || count < 0 || first > frames || count > frames - first)
     throw std::out_of_range("frame range [" + std::to_string(first) + ", " + std::to_string(first + count) +
                             ") is outside the stream's " + std::to_string(frames) + " frames");
-  const int W = model_.cfg.width, H = model_.cfg.height;
-  if (!model_.cfg.flow) {
-    for (int start = first; start < first + count; start += batch_) {
-      const int n = std::min(batch_, first + count - start);
-      auto batch = rgb_batch_to_frames(run_pass(start, n).independent, W, H, matrix_, full_range_);
-      for (int k = 0; k < n; ++k)
-        if (!sink(start + k, batch[size_t(k)])) return;
+  const int W = cfg.width, H = cfg.height, end = first + count;
+  if (!cfg.flow) {
+    for (int start = first; start < end; start += batch_) {
+      const int n = std::min(batch_, end - start);
+      if (!sink(start, rgb_batch_to_yuv420(run_pass(start, n).independent, W, H, matrix_, full_range_))) return;
     }
     return;
   }
-  // Sliding window over the passes: pass_of[t] holds frame t's pass while some frame still needs it.
+  // Flow-guided: passes run in chunks aligned with the output batches, ahead of them by the window's reach; their
+  // independent frames go to a ring of slots (frame t in slot t mod R). Live at any time: frames [start - 2,
+  // start + n + 2) plus at most one chunk's overshoot, fewer than R = 2 * batch + 6.
   const int reach = 2;  // max |kWindow|
-  std::map<int, TNervPass> pass_of;
-  int next_pass = std::max(0, first - reach);
-  const int64_t Hc = model_.cfg.coded_height(), Wc = model_.cfg.coded_width();
-  for (int start = first; start < first + count; start += batch_) {
-    const int n = std::min(batch_, first + count - start);
-    // Passes up to the last neighbour of this batch, in batches.
+  const int R = 2 * batch_ + 6;
+  const int64_t Hc = cfg.coded_height(), Wc = cfg.coded_width();
+  const torch::Tensor pool = torch::empty({R, 3, Hc, Wc}, torch::TensorOptions().dtype(dtype_).device(device_));
+  const auto lopt = torch::TensorOptions().dtype(torch::kLong).device(device_);
+  auto compute = [&](int s, int n) {
+    Chunk c;
+    c.start = s;
+    c.n = n;
+    c.pass = run_pass(s, n);
+    pool.index_copy_(0, torch::remainder(torch::arange(s, s + n, lopt), R), c.pass.independent.to(dtype_));
+    return c;
+  };
+  // The neighbours before the range (a seek): their independent frames only.
+  if (first > 0) compute(std::max(0, first - reach), first - std::max(0, first - reach));
+  std::deque<Chunk> ahead;
+  int next_pass = first;
+  for (int start = first; start < end; start += batch_) {
+    const int n = std::min(batch_, end - start);
     const int need_end = std::min(frames, start + n + reach);
     while (next_pass < need_end) {
-      const int m = std::min(batch_, need_end - next_pass);
-      TNervPass p = run_pass(next_pass, m);
-      for (int k = 0; k < m; ++k) {
-        TNervPass one;
-        one.independent = p.independent.narrow(0, k, 1);
-        one.flows = p.flows.narrow(0, k, 1);
-        one.weights = p.weights.narrow(0, k, 1);
-        one.blend = p.blend.narrow(0, k, 1);
-        pass_of[next_pass + k] = one;
-      }
+      // Inside the range the chunks are the output batches; past its end one short chunk of trailing neighbours.
+      const int m = next_pass < end ? std::min(batch_, end - next_pass) : need_end - next_pass;
+      ahead.push_back(compute(next_pass, m));
       next_pass += m;
     }
-    TNervPass cur;
-    std::vector<torch::Tensor> ind, fl, wt, bl, nbs;
-    std::vector<uint8_t> valid;
-    const auto zero = torch::zeros({1, 3, Hc, Wc}, model_.decoder->head->weight.options());
-    for (int t = start; t < start + n; ++t) {
-      const TNervPass& p = pass_of.at(t);
-      ind.push_back(p.independent);
-      fl.push_back(p.flows);
-      wt.push_back(p.weights);
-      bl.push_back(p.blend);
-      std::vector<torch::Tensor> nb;
-      for (int off : TNervConfig::kWindow) {
-        const int u = t + off;
-        const bool ok = u >= 0 && u < frames;
-        valid.push_back(ok ? 1 : 0);
-        nb.push_back(ok ? pass_of.at(u).independent : zero);
-      }
-      nbs.push_back(torch::stack(nb, 1));  // [1, 4, 3, Hc, Wc]
-    }
-    cur.independent = torch::cat(ind, 0);
-    cur.flows = torch::cat(fl, 0);
-    cur.weights = torch::cat(wt, 0);
-    cur.blend = torch::cat(bl, 0);
-    const auto valid_t = torch::from_blob(valid.data(), {n, 4}, torch::kUInt8).to(torch::kBool).to(device_);
-    const auto out = model_.decoder->aggregate(cur, torch::cat(nbs, 0), valid_t).output;
-    auto batch = rgb_batch_to_frames(out, W, H, matrix_, full_range_);
-    // Frames before the next batch's first neighbour are no longer needed.
-    for (auto it = pass_of.begin(); it != pass_of.end() && it->first < start + n - reach;) it = pass_of.erase(it);
-    for (int k = 0; k < n; ++k)
-      if (!sink(start + k, batch[size_t(k)])) return;
+    Chunk c = std::move(ahead.front());
+    ahead.pop_front();
+    if (c.start != start || c.n != n) throw std::logic_error("FrameDecoder: chunk out of step with its batch");
+    if (!sink(start, tail_yuv(c, pool, R))) return;
   }
+}
+
+void FrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
+  const int W = model_.cfg.width, H = model_.cfg.height;
+  const size_t ys = size_t(W) * H, cs = ys / 4;
+  // Batch i's bytes are copied to pinned host memory behind an event and handed to the sink only after batch i+1
+  // has been queued, so writing overlaps the GPU's work (on the CPU the copy is the tensor itself).
+  struct InFlight {
+    int start = 0;
+    torch::Tensor host;
+    DeviceEvent copied;
+  };
+  std::unique_ptr<InFlight> prev;
+  bool stopped = false;
+  auto deliver = [&](InFlight& f) {
+    f.copied.wait();
+    video::Frame frame;
+    frame.width = W;
+    frame.height = H;
+    for (int64_t k = 0; k < f.host.size(0); ++k) {
+      const uint8_t* p = f.host[k].data_ptr<uint8_t>();
+      frame.y.assign(p, p + ys);
+      frame.u.assign(p + ys, p + ys + cs);
+      frame.v.assign(p + ys + cs, p + ys + 2 * cs);
+      if (!sink(f.start + int(k), frame)) return false;
+    }
+    return true;
+  };
+  decode_device(first, count, [&](int start, const torch::Tensor& yuv) {
+    auto cur = std::make_unique<InFlight>();
+    cur->start = start;
+    if (yuv.is_cuda()) {
+      cur->host = torch::empty(yuv.sizes(), torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(true));
+      cur->host.copy_(yuv, /*non_blocking=*/true);
+      cur->copied.record(device_);
+    } else {
+      cur->host = yuv;
+    }
+    if (prev && !deliver(*prev)) {
+      stopped = true;
+      prev.reset();
+      return false;
+    }
+    prev = std::move(cur);
+    return true;
+  });
+  if (prev && !stopped) deliver(*prev);
 }
 
 }  // namespace nvc

@@ -71,6 +71,23 @@ int64_t TNervConfig::decoder_params() const {
   return n;
 }
 
+int64_t TNervConfig::decoder_macs_per_frame() const {
+  int64_t h = emb_h, w = emb_w;
+  int64_t macs = int64_t(decoder_input_channels()) * channels[0] * pre_kernel * pre_kernel * h * w;
+  for (size_t i = 0; i < strides.size(); ++i) {
+    const int64_t cin = channels[i], cout = int64_t(channels[i + 1]) * strides[i] * strides[i], k = kernels[i];
+    if (tcode_dim > 0) macs += int64_t(tcode_dim) * 2 * cin;  // AdaIN projection (once per frame)
+    // The convolution runs at the block's input size; PixelShuffle then trades channels for resolution.
+    if (block == "compact") macs += (cin * k * k + cin * cout) * h * w;
+    else macs += cin * cout * k * k * h * w;
+    h *= strides[i];
+    w *= strides[i];
+    if (flow && int(i) == kFlowBlock) macs += int64_t(channels[i + 1]) * 12 * h * w;
+  }
+  macs += int64_t(channels.back()) * (flow ? 5 : 3) * head_kernel * head_kernel * h * w;
+  return macs;
+}
+
 int64_t TNervConfig::grid_params() const {
   int64_t cells = 0;
   for (int r : grid_res) cells += r;

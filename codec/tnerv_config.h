@@ -56,6 +56,11 @@ struct TNervConfig {
 
   int64_t decoder_params() const;
   int64_t grid_params() const;
+  // Multiply-accumulates of one network pass for one frame at the coded size: the convolutions and the AdaIN
+  // projections. The element-wise work (GELU, AdaIN normalisation, PixelShuffle, the flow-guided tail) is memory
+  // traffic rather than arithmetic and is left out. Decoder FLOPs per frame = 2x this; bench/perf.py divides the
+  // GPU's dense fp16 rate by it for the theoretical frame rate.
+  int64_t decoder_macs_per_frame() const;
   int64_t frame_embedding_params() const { return int64_t(frames) * emb_channels * emb_h * emb_w; }
   int64_t temporal_code_params() const { return int64_t(frames) * tcode_dim; }
   int64_t embedding_params() const { return frame_embedding_params() + temporal_code_params(); }

@@ -9,9 +9,11 @@ using torch::indexing::Slice;
 torch::Tensor adain(const torch::Tensor& x, const torch::Tensor& gamma_beta) {
   // Written out rather than F::instance_norm so that a 1x1 feature map (tiny videos) normalises to zero instead of
   // throwing in training mode.
-  const auto mean = x.mean({2, 3}, /*keepdim=*/true);
-  const auto var = (x - mean).square().mean({2, 3}, /*keepdim=*/true);
-  const auto normed = (x - mean) * torch::rsqrt(var + 1e-5);
+  // In float16 (nvdec on a GPU) the squares could overflow 65504: the statistics are taken in float32 there.
+  const auto xs = x.scalar_type() == torch::kFloat16 ? x.to(torch::kFloat32) : x;
+  const auto mean = xs.mean({2, 3}, /*keepdim=*/true);
+  const auto var = (xs - mean).square().mean({2, 3}, /*keepdim=*/true);
+  const auto normed = ((xs - mean) * torch::rsqrt(var + 1e-5)).to(x.scalar_type());
   const int64_t c = x.size(1);
   const auto gamma = gamma_beta.narrow(1, 0, c).unsqueeze(2).unsqueeze(3);
   const auto beta = gamma_beta.narrow(1, c, c).unsqueeze(2).unsqueeze(3);

@@ -282,3 +282,39 @@ TEST_CASE("auto keeps embeddings and AdaIN for small budgets and every part from
   CHECK(large.stored_params() <= 4000000);
   CHECK(large.stored_params() > 3800000);
 }
+
+TEST_CASE("decoder MACs per frame match the convolutions that run", "[tnerv][params]") {
+  for (const std::string block : {"hnerv", "compact"}) {
+    TNervVariant v;
+    v.size_adaptive = false;
+    v.block = block;
+    const TNervConfig c = auto_config(96, 64, 4, 40000, v);
+    TNervDecoder dec(c);
+    torch::NoGradGuard ng;
+    // Independent count: every conv's weight elements times the size of the map it runs on, observed by running
+    // the blocks one at a time.
+    const auto tau = torch::zeros({1});
+    const auto tcode = torch::zeros({1, c.tcode_dim});
+    std::vector<torch::Tensor> in{torch::zeros({1, c.emb_channels, c.emb_h, c.emb_w})};
+    for (const auto& g : dec->grids) in.push_back(sample_temporal_grid(g, tau));
+    const auto x0 = torch::cat(in, 1);
+    int64_t macs = dec->pre->weight.numel() * x0.size(2) * x0.size(3);
+    torch::Tensor x = dec->pre->forward(x0);
+    for (size_t i = 0; i < dec->blocks->size(); ++i) {
+      auto b = dec->blocks[i]->as<TNervBlock>();
+      const int64_t area = x.size(2) * x.size(3);
+      macs += b->conv->weight.numel() * area;
+      if (b->depthwise) macs += b->depthwise->weight.numel() * area;
+      if (b->modulation) macs += b->modulation->weight.numel();
+      x = b->forward(x, tcode);
+      if (c.flow && int(i) == TNervConfig::kFlowBlock) macs += dec->flow_head->weight.numel() * x.size(2) * x.size(3);
+    }
+    macs += dec->head->weight.numel() * x.size(2) * x.size(3);
+    CHECK(x.size(2) == c.coded_height());
+    CHECK(c.decoder_macs_per_frame() == macs);
+  }
+  // The paper's 3.0M model at 1080p: tens of GMACs per frame, the scale a GPU decodes in milliseconds.
+  const TNervConfig p = named_config("3.0m", 1920, 1080, 600);
+  CHECK(p.decoder_macs_per_frame() > 10'000'000'000LL);
+  CHECK(p.decoder_macs_per_frame() < 1'000'000'000'000LL);
+}
