@@ -220,7 +220,7 @@ class Bench:
                     process_wall_pipe_s=time.monotonic() - t0)
 
     def section_decode(self):
-        dev = "cuda" if self.cuda else "cpu"
+        dev = self.a.device if self.a.device.startswith("cuda") else ("cuda" if self.cuda else "cpu")
         configs = self.a.decode_configs.split(",")
         variants = [("fp32 eager, reference tail", ["--precision", "fp32", "--graphs", "off", "--tail", "reference"]),
                     ("fp32, fused tail", ["--precision", "fp32", "--graphs", "off"]),
@@ -294,19 +294,35 @@ class Bench:
                   f"Command: `python3 bench/perf.py {' '.join(shlex.quote(x) for x in sys.argv[1:])}`  ",
                   f"Host: {platform.node()}, {os.cpu_count()} CPU cores; device: "
                   f"{'CUDA' if self.cuda else 'CPU only'}", ""]
+        known = {"fit", "paper-fit", "decode", "cpu-decode"}
         for s in sections:
+            if s not in known:
+                sys.exit(f"perf.py: unknown section '{s}' (expected {', '.join(sorted(known))})")
+        # Sections that need a clip are skipped, with a note, when it is missing (a GPU machine without ../shared).
+        needs = {"fit": [self.a.fit_clip], "paper-fit": [self.a.paper_clip], "decode": [], "cpu-decode": []}
+        for s in sections:
+            missing = [c for c in needs[s] if not Path(c).exists()]
+            if missing:
+                self.md += [f"### {s}: skipped, clip not found: {', '.join(missing)}", ""]
+                log(f"{s}: skipped, {missing[0]} not found")
+                continue
             getattr(self, "section_" + s.replace("-", "_"))()
+            self.write(header)  # after every section: a later failure keeps what was measured
+        print(self.write(header))
+
+    def write(self, header):
         text = "\n".join(header + self.md) + "\n"
         (self.out / "perf.md").write_text(text)
         (self.out / "perf.json").write_text(json.dumps(dict(date=datetime.date.today().isoformat(),
                                                             commit=git_commit(), argv=sys.argv[1:],
                                                             results=self.results), indent=1))
-        print(text)
+        return text
 
 
 def has_gpu():
-    return shutil.which("nvidia-smi") is not None and \
-        subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    if shutil.which("nvidia-smi"):
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    return Path("/dev/nvidiactl").exists()
 
 
 def main():

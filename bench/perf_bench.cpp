@@ -38,6 +38,20 @@ void parse_res(const std::string& s, int& w, int& h) {
     throw std::invalid_argument("--res must be WxH with even sizes, got '" + s + "'");
 }
 
+// A JSON string literal (the decoder's description can carry an exception's text).
+std::string json_str(const std::string& s) {
+  std::string out = "\"";
+  for (const unsigned char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\', out += char(ch);
+    else if (ch < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", ch);
+      out += b;
+    } else out += char(ch);
+  }
+  return out + "\"";
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
@@ -109,12 +123,13 @@ int decode(const std::string& path, const std::string& device_spec, const std::s
   for (int r = 0; r < std::max(1, repeat); ++r) host = std::min(host, time_host());
 
   const TNervConfig& c = dec.config();
-  std::printf("{\"file\": \"%s\", \"device\": \"%s\", \"device_name\": \"%s\", \"config\": \"%s\", \"width\": %d, "
-              "\"height\": %d, \"frames\": %d, \"params\": %lld, \"decoder_macs_per_frame\": %lld, \"path\": \"%s\", "
+  std::printf("{\"file\": %s, \"device\": %s, \"device_name\": %s, \"config\": %s, \"width\": %d, "
+              "\"height\": %d, \"frames\": %d, \"params\": %lld, \"decoder_macs_per_frame\": %lld, \"path\": %s, "
               "\"threads\": %d, \"network_fps\": %.3f, \"host_fps\": %.3f}\n",
-              path.c_str(), describe_device(device).c_str(), device_name(device).c_str(), c.name.c_str(), c.width,
-              c.height, T, (long long)c.stored_params(), (long long)c.decoder_macs_per_frame(),
-              dec.describe().c_str(), torch::get_num_threads(), T / net, T / host);
+              json_str(path).c_str(), json_str(describe_device(device)).c_str(), json_str(device_name(device)).c_str(),
+              json_str(c.name).c_str(), c.width, c.height, T, (long long)c.stored_params(),
+              (long long)c.decoder_macs_per_frame(), json_str(dec.describe()).c_str(), torch::get_num_threads(),
+              T / net, T / host);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifdef NVC_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
@@ -46,6 +47,16 @@ std::string device_name(const torch::Device& d) {
   }
 #endif
   return d.is_cuda() ? "cuda" : "cpu";
+}
+
+bool cuda_supports_bf16(const torch::Device& d) {
+#ifdef NVC_HAVE_CUDA
+  if (d.is_cuda()) {
+    cudaDeviceProp prop{};
+    return cudaGetDeviceProperties(&prop, d.has_index() ? d.index() : 0) == cudaSuccess && prop.major >= 8;
+  }
+#endif
+  return false;
 }
 
 void synchronize(const torch::Device& d) {
@@ -132,6 +143,10 @@ bool CapturedStep::capture(const torch::Device& d, const std::function<void()>& 
   {
     const c10::cuda::CUDAStreamGuard stream_guard(side);
     for (int i = 0; i < warmup; ++i) body();
+    // As torch.cuda.graph does: the graph gets a private memory pool holding a second set of activations, so give
+    // the eager steps' cached blocks back first (at 1080p the two sets may not fit together).
+    torch::cuda::synchronize(d.index());
+    c10::cuda::CUDACachingAllocator::emptyCache();
     try {
       graph->capture_begin();
       try {

@@ -14,6 +14,8 @@ torch::Device resolve_device(const std::string& spec);
 std::string describe_device(const torch::Device& d);
 // The GPU's name ("NVIDIA H100 80GB HBM3"), or "cpu".
 std::string device_name(const torch::Device& d);
+// Whether the GPU does bf16 arithmetic natively (compute capability 8.0 and up); false for the CPU.
+bool cuda_supports_bf16(const torch::Device& d);
 // Waits for all work queued on the device (no-op on the CPU).
 void synchronize(const torch::Device& d);
 

@@ -266,7 +266,9 @@ EncodeResult encode_tnerv(const std::vector<video::Frame>& frames, const video::
   r.fit = fit_tnerv(decoder, encoder, rgb, fo);
   if (opt.speed.cuda_graphs)
     log(r.fit.graphed ? std::string("fit: steady-state steps ran as a CUDA graph")
-                      : "fit: CUDA graphs not used (" + r.fit.graph_fallback + ")");
+                      : "fit: CUDA graphs not used (" +
+                            (r.fit.graph_fallback.empty() ? std::string("too few steps to capture")
+                                                          : r.fit.graph_fallback) + ")");
   const bool graphed = r.fit.graphed;
   int64_t steps = r.fit.steps;
   double seconds = r.fit.seconds;

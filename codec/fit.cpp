@@ -16,7 +16,8 @@ FitSpeed FitSpeed::fast(const torch::Device& device) {
   s.fused_adam = true;      // fewer, larger kernels on any device (on the CPU: one pass over each tensor, not ten)
   s.async_progress = true;  // free on the CPU, and on a GPU the step never waits for the host
   if (device.is_cuda()) {
-    s.autocast = torch::kBFloat16;  // tensor cores; bf16 keeps fp32's range, so no loss scaling is needed
+    // Tensor cores; bf16 keeps fp32's range, so no loss scaling is needed. Before Ampere bf16 is emulated: fp32.
+    if (cuda_supports_bf16(device)) s.autocast = torch::kBFloat16;
     s.channels_last = true;
     s.half_frames = true;
     // CUDA graphs stay opt-in (nvenc --cuda-graphs) until they have been measured on a GPU: see docs/benchmarks.md.
@@ -203,16 +204,20 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
       torch::Tensor emb, tcode;
       if (cfg.emb_channels > 0) emb = encoder->embed(pad_to(target, CH, CW), tau);
       if (cfg.tcode_dim > 0) tcode = encoder->temporal_code(tau);
-      if (comp && emb.defined()) emb = comp->embeddings(emb);
-      if (comp && tcode.defined()) tcode = comp->temporal_codes(tcode);
+      // Fake quantization and the rate model in float32 (under autocast emb and tcode come out of bf16 matmuls,
+      // and bf16 cannot hold the packer's steps or integers above 256 exactly).
+      if (comp && emb.defined()) emb = comp->embeddings(emb.to(torch::kFloat32));
+      if (comp && tcode.defined()) tcode = comp->temporal_codes(tcode.to(torch::kFloat32));
       TNervPass pass = decoder->pass(emb, tau, tcode);
       if (cfg.flow) {
         const auto nb = idx.unsqueeze(1) + window.unsqueeze(0);  // [B, 4]
         const auto inside = (nb >= 0) & (nb < T);
         const auto nb_clamped = nb.clamp(0, T - 1);
         const auto valid = inside & filled.index_select(0, nb_clamped.flatten()).view_as(nb);
+        // float32: grid_sample runs in float32 under autocast anyway (its grid is), so a bf16 copy would only
+        // drop the buffer's fp16 mantissa bits.
         const auto neighbours = buffer.index_select(0, nb_clamped.flatten())
-                                    .to(pass.independent.scalar_type())
+                                    .to(torch::kFloat32)
                                     .view({nb.size(0), 4, 3, CH, CW});
         TNervAggregate agg = decoder->aggregate(pass, neighbours, valid);
         mse = F::mse_loss(crop(agg.output).to(torch::kFloat32), target);
@@ -251,11 +256,12 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
   // CUDA graphs: every step has the same shape (the last batch of an epoch overlaps the one before it instead of
   // being smaller) and reads its frame indices from one static tensor. Compression stages run eagerly (their
   // per-step work includes host-side bookkeeping).
-  const bool want_graph = speed.cuda_graphs && dev.is_cuda() && !comp && speed.async_progress;
+  // (torch::optim::Adam keeps its rate and step count on the host: a captured step would freeze them.)
+  const bool want_graph = speed.cuda_graphs && dev.is_cuda() && !comp && speed.async_progress && speed.fused_adam;
   if (speed.cuda_graphs && !want_graph)
     result.graph_fallback = !dev.is_cuda() ? "CUDA graphs need a CUDA device"
                             : comp         ? "not used in compression stages"
-                                           : "CUDA graphs need async progress (a per-step .item() cannot be captured)";
+                                           : "CUDA graphs need fused Adam and async progress";
   CapturedStep graph;
   bool graph_failed = false;
   constexpr int64_t kEagerStepsBeforeCapture = 3;  // cuDNN autotuning and lazy allocations happen eagerly first
@@ -270,6 +276,11 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
   int64_t pending_n = 0;         // steps summed in it
   auto emit = [&](FitProgress p, double loss_sum, int64_t n) {
     if (!opt.on_progress || n <= 0) return;
+    // Timed when the loss is known to be computed, not when the report was queued: with a GPU (and with graphs
+    // especially) the host runs ahead of the device, and a queue-time clock would flatter the rate.
+    p.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    p.steps_per_s = double(p.step) / std::max(1e-9, p.elapsed_s);
+    p.eta_s = double(p.total_steps - p.step) / std::max(1e-9, p.steps_per_s);
     p.loss = loss_sum / double(n);
     p.psnr = psnr_of(p.loss);
     opt.on_progress(p);
@@ -326,9 +337,6 @@ FitResult fit_tnerv(TNervDecoder& decoder, TNervEncoder& encoder, const torch::T
         p.total_steps = total;
         p.epoch = epoch + 1;
         p.epochs = opt.epochs;
-        p.elapsed_s = std::chrono::duration<double>(now - t0).count();
-        p.steps_per_s = double(step + 1) / std::max(1e-9, p.elapsed_s);
-        p.eta_s = double(total - step - 1) / std::max(1e-9, p.steps_per_s);
         if (speed.async_progress) {
           pending_host.copy_(report_sum, /*non_blocking=*/true);
           report_sum.zero_();

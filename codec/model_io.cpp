@@ -208,8 +208,16 @@ TNervPass FrameDecoder::run_pass(int start, int n) {
     if (g->step.capture(device_, [&] { g->out = model_.decoder->pass(g->emb, g->tau, g->tcode); }, 2, &why)) {
       g->step.replay();
       const TNervPass eager = model_.decoder->pass(emb, tau, tcode);
-      const double diff = (g->out.independent.to(torch::kFloat32) - eager.independent.to(torch::kFloat32))
-                              .abs().max().item<double>();
+      // Largest difference relative to the output's scale (flows are in pixels, the frames in [0, 1]).
+      auto max_diff = [](const torch::Tensor& a, const torch::Tensor& b) {
+        if (!a.defined()) return 0.0;
+        const auto bf = b.to(torch::kFloat32);
+        return (a.to(torch::kFloat32) - bf).abs().max().item<double>() /
+               std::max(1.0, bf.abs().max().item<double>());
+      };
+      const double diff = std::max({max_diff(g->out.independent, eager.independent),
+                                    max_diff(g->out.flows, eager.flows), max_diff(g->out.weights, eager.weights),
+                                    max_diff(g->out.blend, eager.blend)});
       if (diff <= 2e-3) {
         graph_ = g;
         return eager;

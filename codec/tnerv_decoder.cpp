@@ -9,8 +9,9 @@ using torch::indexing::Slice;
 torch::Tensor adain(const torch::Tensor& x, const torch::Tensor& gamma_beta) {
   // Written out rather than F::instance_norm so that a 1x1 feature map (tiny videos) normalises to zero instead of
   // throwing in training mode.
-  // In float16 (nvdec on a GPU) the squares could overflow 65504: the statistics are taken in float32 there.
-  const auto xs = x.scalar_type() == torch::kFloat16 ? x.to(torch::kFloat32) : x;
+  // Statistics in float32 whatever the activations' type: in float16 (nvdec on a GPU) the squares could overflow
+  // 65504, and bf16 (autocast fitting) would average with 8-bit mantissas; fitting and decoding agree this way.
+  const auto xs = x.scalar_type() == torch::kFloat32 ? x : x.to(torch::kFloat32);
   const auto mean = xs.mean({2, 3}, /*keepdim=*/true);
   const auto var = (xs - mean).square().mean({2, 3}, /*keepdim=*/true);
   const auto normed = ((xs - mean) * torch::rsqrt(var + 1e-5)).to(x.scalar_type());

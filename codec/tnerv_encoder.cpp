@@ -23,10 +23,17 @@ nn::Sequential mlp(int in, int hidden, int out) {
 }
 }  // namespace
 
-torch::Tensor positional_encoding(const torch::Tensor& tau, double base, int frequencies) {
+torch::Tensor pe_frequencies(double base, int frequencies) {
   std::vector<double> f(static_cast<size_t>(frequencies));
   for (int l = 0; l < frequencies; ++l) f[size_t(l)] = std::pow(base, l) * M_PI;
-  const auto freq = torch::tensor(f, torch::kFloat64).to(tau.device());
+  return torch::tensor(f, torch::kFloat64);
+}
+
+torch::Tensor positional_encoding(const torch::Tensor& tau, double base, int frequencies) {
+  return positional_encoding(tau, pe_frequencies(base, frequencies).to(tau.device()));
+}
+
+torch::Tensor positional_encoding(const torch::Tensor& tau, const torch::Tensor& freq) {
   const auto arg = (tau.to(torch::kFloat64).unsqueeze(1) * freq.unsqueeze(0));
   // Evaluated in double: b^79 pi t reaches 1e8 rad, where float32 would keep no fractional bits.
   return torch::cat({torch::sin(arg), torch::cos(arg)}, 1).to(torch::kFloat32);
@@ -76,6 +83,7 @@ TNervEncoderImpl::TNervEncoderImpl(const TNervConfig& c) : cfg(c) {
   }
   if (c.tcode_dim > 0)
     temporal_mlp = register_module("temporal_mlp", mlp(2 * c.pe_frequencies, c.tmlp_hidden, c.tcode_dim));
+  pe_freq = register_buffer("pe_freq", pe_frequencies(c.pe_base, c.pe_frequencies));
 }
 
 torch::Tensor TNervEncoderImpl::embed(const torch::Tensor& frames, const torch::Tensor& tau) {
@@ -88,15 +96,14 @@ torch::Tensor TNervEncoderImpl::embed(const torch::Tensor& frames, const torch::
   }
   x = proj->forward(x);
   if (augmentation) {
-    const auto pe = positional_encoding(tau, cfg.pe_base, cfg.pe_frequencies).to(x.device());
+    const auto pe = positional_encoding(tau, pe_freq);
     x = x + augmentation->forward(pe).view({-1, cfg.emb_channels, cfg.emb_h, cfg.emb_w});
   }
   return x;
 }
 
 torch::Tensor TNervEncoderImpl::temporal_code(const torch::Tensor& tau) {
-  const auto pe = positional_encoding(tau, cfg.pe_base, cfg.pe_frequencies);
-  return temporal_mlp->forward(pe.to(tau.device()));
+  return temporal_mlp->forward(positional_encoding(tau, pe_freq));
 }
 
 }  // namespace nvc

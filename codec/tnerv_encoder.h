@@ -11,6 +11,10 @@ namespace nvc {
 
 // NeRV's positional encoding of normalised time: [sin(b^l pi t), cos(b^l pi t)] for l < L -> [B, 2L].
 torch::Tensor positional_encoding(const torch::Tensor& tau, double base, int frequencies);
+// The same with the frequencies b^l pi (float64, from pe_frequencies) already on tau's device: no host data is
+// touched, so it runs inside a captured CUDA graph and never waits for the GPU.
+torch::Tensor positional_encoding(const torch::Tensor& tau, const torch::Tensor& frequencies);
+torch::Tensor pe_frequencies(double base, int frequencies);
 
 // ConvNeXt block: depthwise 7x7 -> LayerNorm -> 1x1 (4x) -> GELU -> 1x1 -> layer scale, residual.
 struct ConvNeXtBlockImpl : torch::nn::Module {
@@ -37,6 +41,7 @@ struct TNervEncoderImpl : torch::nn::Module {
   torch::nn::Conv2d proj{nullptr};
   torch::nn::Sequential augmentation{nullptr};
   torch::nn::Sequential temporal_mlp{nullptr};
+  torch::Tensor pe_freq;  // buffer: pe_frequencies(cfg.pe_base, cfg.pe_frequencies), moves with the module
 };
 TORCH_MODULE(TNervEncoder);
 
