@@ -56,6 +56,10 @@ def peak_tflops(name):
     return None
 
 
+def fps(x):
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
 def log(msg):
     print(f"[perf] {msg}", file=sys.stderr, flush=True)
 
@@ -247,13 +251,13 @@ class Bench:
                         "|---|---:|---:|---:|" + ("---:|" if limit else "")]
             base = rows[0][1]["network_fps"]
             for name, r in rows:
-                line = (f"| {name} ({r['path']}) | {r['network_fps']:.1f} | {r['network_fps'] / base:.2f}x | "
-                        f"{r['host_fps']:.1f} |")
+                line = (f"| {name} ({r['path']}) | {fps(r['network_fps'])} | {r['network_fps'] / base:.2f}x | "
+                        f"{fps(r['host_fps'])} |")
                 if limit:
                     line += f" {100.0 * r['network_fps'] / limit:.1f}% |"
                 self.md.append(line)
             self.md += ["", f"End to end, nvdec's own clock from the first byte read to the last frame written: "
-                            f"{e2e['fps_null']:.1f} fps to /dev/null, {e2e['fps_pipe']:.1f} fps as y4m into a pipe "
+                            f"{fps(e2e['fps_null'])} fps to /dev/null, {fps(e2e['fps_pipe'])} fps as y4m into a pipe "
                             f"(whole processes, start-up included: {e2e['process_wall_s']:.1f} s and "
                             f"{e2e['process_wall_pipe_s']:.1f} s for {e2e['frames']} frames).", ""]
             if limit:
