@@ -100,6 +100,13 @@ TEST_CASE("reduced-precision decoding stays close to float32", "[decode_speed]")
   // bf16 keeps 8 bits of mantissa through five layers: visible but far above any codec's error.
   CHECK(d.psnr > 45.0);
   CHECK(FrameDecoder(f, torch::kCPU, bf16).describe().rfind("bf16", 0) == 0);
+  // fp16 (the GPU default) on the CPU: the same half-precision network, AdaIN statistics in float32 and the tail
+  // reading half inputs, so this is the CPU's view of what nvdec does on a GPU.
+  DecodeOptions fp16;
+  fp16.precision = torch::kFloat16;
+  const Diff h = compare(fp32, decode_all(f, torch::kCPU, fp16));
+  INFO("fp16 vs fp32: PSNR " << h.psnr << " dB, max " << h.max);
+  CHECK(h.psnr > 50.0);
 }
 
 TEST_CASE("decode_device gives the sink's frames; a sink can stop the decode", "[decode_speed]") {
