@@ -9,6 +9,7 @@
 #include "codec/device.h"
 #include "codec/encode.h"
 #include "codec/model_io.h"
+#include "codec/nvp_config.h"
 #include "codec/video/video_io.h"
 
 namespace {
@@ -56,13 +57,44 @@ std::vector<int64_t> i64(const std::vector<int>& v) { return std::vector<int64_t
 
 // --print-model: the model a run would fit, as one JSON object on stdout; nothing is read or fitted.
 int print_model(const Args& a) {
-  if (a.model != "tnerv") throw std::invalid_argument("--print-model: --model " + a.model + " is not available yet");
   if (a.input_res.empty()) throw std::invalid_argument("--print-model needs --input-res WxH");
   if (a.frames <= 0) throw std::invalid_argument("--print-model needs --frames N");
   int W = 0, H = 0;
   app::parse_resolution(a.input_res, W, H);
   if (a.config == "auto" && a.bpp <= 0 && a.params <= 0)
     throw std::invalid_argument("--print-model --config auto needs --bpp (or --params)");
+  const bool nvp_name = a.config.rfind("nvp-", 0) == 0;
+  if (a.model == "nvp") {
+    if (a.config != "auto" && !nvp_name)
+      throw std::invalid_argument("--config " + a.config + " is a T-NeRV configuration; NVP takes auto, nvp-s or nvp-l");
+    // auto: every stored parameter at 8 bits (the paper's quantization, no entropy coding or headers counted).
+    const NvpConfig c = a.config != "auto" ? named_nvp_config(a.config, W, H, int(a.frames))
+                        : auto_nvp_config(W, H, int(a.frames),
+                                          a.params > 0 ? a.params : int64_t(a.bpp * double(W) * H * a.frames / 8.0));
+    const double total = double(c.stored_params());
+    app::JsonObject split;
+    split.num("keyframes", c.keyframe_params() / total).num("sparse", c.sparse_params() / total)
+        .num("network", c.network_params() / total);
+    app::JsonObject j;
+    j.str("model", "nvp").str("config", c.name).integer("width", W).integer("height", H).integer("frames", c.frames)
+        .integer("total_params", c.stored_params()).integer("keyframe_params", c.keyframe_params())
+        .integer("keyframe_plane_params", c.keyframe_plane_params()).integer("sparse_params", c.sparse_params())
+        .integer("network_params", c.network_params()).integer("modulator_params", c.modulator_params())
+        .integer("synthesizer_params", c.synthesizer_params()).obj("split", split)
+        .num("bpp_at_8_bits", c.bpp_at_bits(8)).num("reference_bpp", c.reference_bpp())
+        .integer("keyframe_levels", c.levels).integer("base_resolution", c.base_resolution)
+        .num("per_level_scale", c.per_level_scale).integer("features_per_level", c.features)
+        .integers("level_resolutions", i64(c.level_resolutions()))
+        .integers("sparse_grid", {c.sparse_t, c.sparse_h, c.sparse_w, c.sparse_features})
+        .integer("latent_dim", c.latent_dim()).integer("hidden", c.hidden).integer("sine_layers", c.layers)
+        .integer("modulator_layers", c.layers).num("omega_first", c.omega_first)
+        .num("omega_hidden", c.omega_hidden);
+    if (a.bpp > 0) j.num("target_bpp", a.bpp);
+    std::printf("%s\n", j.dump().c_str());
+    return app::kOk;
+  }
+  if (nvp_name)
+    throw std::invalid_argument("--config " + a.config + " is an NVP configuration: use it with --model nvp");
   const EncodeOptions eo = model_options(a);
   const TNervConfig c = plan_tnerv(W, H, int(a.frames), a.bpp > 0 ? a.bpp : 1.0, eo);
   const double total = double(c.stored_params());
@@ -239,8 +271,9 @@ int main(int argc, char** argv) {
   app.add_option("--bpp", a.bpp, "Target bits per pixel of the whole file (headers included)")
       ->check(CLI::Range(1e-4, 64.0));
   app.add_option("--config", a.config,
-                 "T-NeRV size: auto (from --bpp) or a paper configuration: 12.4m (Table 6), 3.0m (7), 9.3m (8)")
-      ->check(CLI::IsMember({"auto", "12.4m", "3.0m", "9.3m"}));
+                 "Model size: auto (from --bpp) or a paper configuration: T-NeRV 12.4m (Table 6), 3.0m (7), 9.3m (8); "
+                 "NVP nvp-s, nvp-l")
+      ->check(CLI::IsMember({"auto", "12.4m", "3.0m", "9.3m", "nvp-s", "nvp-l"}));
   app.add_option("--ablation", a.ablation, "Switch model parts off, e.g. E1,D2 (E1..E5, D1..D3; docs/architecture.md)");
   app.add_option("--block", a.block, "Up-sampling block: hnerv (k x k conv) | compact (depthwise + 1x1) | auto (compact below 1M parameters)")
       ->check(CLI::IsMember({"auto", "hnerv", "compact"}));
