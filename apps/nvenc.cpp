@@ -133,6 +133,8 @@ int run(const Args& a) {
     if (!a.quiet) std::fprintf(stderr, "nvenc: %s\n", s.c_str());
   };
   if (a.model != "tnerv") throw std::invalid_argument("--model " + a.model + " is not available yet (tnerv only)");
+  if (a.config.rfind("nvp-", 0) == 0)
+    throw std::invalid_argument("--config " + a.config + " is an NVP configuration: use it with --model nvp");
   if (a.threads > 0) torch::set_num_threads(a.threads);
 
   video::ReaderOptions ro;
