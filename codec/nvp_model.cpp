@@ -123,4 +123,26 @@ torch::Tensor NvpModelImpl::forward(const torch::Tensor& xyt) {
   return synthesizer[cfg.layers]->as<torch::nn::Linear>()->forward(h);
 }
 
+torch::Tensor nvp_render_frames(NvpModel& model, int first, int count, int64_t chunk_pixels) {
+  const auto& cfg = model->cfg;
+  if (first < 0 || count < 0 || first > cfg.frames || count > cfg.frames - first)
+    throw std::out_of_range("frame range [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                            ") is outside the model's " + std::to_string(cfg.frames) + " frames");
+  torch::NoGradGuard no_grad;
+  const auto dev = model->sparse.device();
+  const int64_t H = cfg.height, W = cfg.width, n = int64_t(count) * H * W;
+  const auto lopt = torch::TensorOptions().dtype(torch::kLong).device(dev);
+  torch::Tensor out = torch::empty({n, 3}, torch::TensorOptions().dtype(torch::kFloat32).device(dev));
+  for (int64_t s = 0; s < n; s += chunk_pixels) {
+    const int64_t m = std::min(chunk_pixels, n - s);
+    const torch::Tensor index = torch::arange(s, s + m, lopt);
+    const torch::Tensor frame = index.div(H * W, "floor") + first;
+    const torch::Tensor rest = index.remainder(H * W);
+    const torch::Tensor xyt = nvp_pixel_coords(frame, rest.div(W, "floor"), rest.remainder(W), int(W), int(H),
+                                               cfg.frames);
+    out.narrow(0, s, m).copy_((model->forward(xyt) + 1.0) * 0.5);
+  }
+  return out.clamp_(0.0, 1.0).view({count, H, W, 3}).permute({0, 3, 1, 2}).contiguous();
+}
+
 }  // namespace nvc

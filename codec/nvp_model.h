@@ -48,4 +48,8 @@ struct NvpModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(NvpModel);
 
+// Decoding: frames [first, first + count) rendered pixel by pixel -> [count, 3, H, W] RGB in [0, 1] (clamped), on
+// the model's device, evaluated in chunks of at most chunk_pixels pixels.
+torch::Tensor nvp_render_frames(NvpModel& model, int first, int count, int64_t chunk_pixels = 1 << 18);
+
 }  // namespace nvc

@@ -3,6 +3,7 @@
 
 #include "codec/nvp_config.h"
 #include "codec/nvp_model.h"
+#include "codec/nvp_fit.h"
 
 // Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
 #include <catch2/catch.hpp>
@@ -289,4 +290,55 @@ TEST_CASE("NVP fits a small synthetic clip (Adam on random pixels lowers the MSE
   const double after = mse();
   INFO("MSE before " << before << ", after " << after);
   CHECK(after < 0.1 * before);
+}
+
+TEST_CASE("fit_nvp learns a clip from random pixels and nvp_render_frames draws it back", "[nvp]") {
+  struct OneThread {  // tiny batches: threads only add synchronisation (see the test above)
+    int saved = torch::get_num_threads();
+    OneThread() { torch::set_num_threads(1); }
+    ~OneThread() { torch::set_num_threads(saved); }
+  } one_thread;
+  const int W = 32, H = 24, T = 4;
+  // A moving bright square on a gradient, [T, 3, H, W] in [0, 1].
+  auto ys = torch::arange(H, torch::kFloat32).view({1, H, 1}).expand({T, H, W});
+  auto xs = torch::arange(W, torch::kFloat32).view({1, 1, W}).expand({T, H, W});
+  auto ts = torch::arange(T, torch::kFloat32).view({T, 1, 1}).expand({T, H, W});
+  auto base = 0.2 + 0.5 * xs / double(W) + 0.2 * ys / double(H);
+  auto square = ((xs - (4 + 4 * ts)).abs() < 4) & ((ys - H / 2).abs() < 4);
+  auto g = torch::where(square, torch::full_like(base, 0.9), base);
+  const torch::Tensor frames = torch::stack({g, 1.0 - g, 0.5 * g}, 1).contiguous();
+
+  torch::manual_seed(3);
+  NvpModel m(small_config(W, H, T, 2, 32));
+  auto psnr_of_render = [&] {
+    const torch::Tensor out = nvp_render_frames(m, 0, T, 1000);  // several chunks, one crossing frames
+    REQUIRE(out.sizes() == frames.sizes());
+    CHECK(out.min().item<float>() >= 0.0f);
+    CHECK(out.max().item<float>() <= 1.0f);
+    return -10.0 * std::log10(torch::mse_loss(out, frames).item<double>());
+  };
+  const double before = psnr_of_render();
+  NvpFitOptions o;
+  o.iterations = 300;
+  o.batch_pixels = 512;
+  int reports = 0;
+  o.report_interval_s = 0;
+  o.on_progress = [&](const FitProgress& p) {
+    ++reports;
+    CHECK(std::string(p.stage) == "nvp");
+    CHECK(std::isfinite(p.psnr));
+  };
+  const NvpFitResult r = fit_nvp(m, frames, o);
+  const double after = psnr_of_render();
+  INFO("rendered PSNR " << before << " -> " << after << " dB, training " << r.final_psnr << " dB");
+  CHECK(r.steps == 300);
+  CHECK(reports == 300);
+  CHECK(after > before + 10.0);
+  CHECK(after > 25.0);
+  CHECK(std::abs(after - r.final_psnr) < 5.0);  // the training loss describes the rendered frames
+  // Frames rendered alone equal the same frames rendered with the rest.
+  const torch::Tensor one = nvp_render_frames(m, 2, 1);
+  CHECK(torch::allclose(one[0], nvp_render_frames(m, 0, T)[2], 1e-5, 1e-6));
+  CHECK_THROWS_AS(nvp_render_frames(m, 3, 2), std::out_of_range);
+  CHECK_THROWS_AS(fit_nvp(m, frames.narrow(0, 0, 2), o), std::invalid_argument);
 }
