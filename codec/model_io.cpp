@@ -24,7 +24,9 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return o.str();
 }
 
-torch::Tensor record_to_tensor(const bs::TensorRecord& rec, size_t index, const std::vector<int64_t>& expect,
+}  // namespace
+
+torch::Tensor tensor_from_record(const bs::TensorRecord& rec, size_t index, const std::vector<int64_t>& expect,
                                const std::string& name) {
   std::vector<int64_t> shape(rec.shape.begin(), rec.shape.end());
   if (shape != expect) {
@@ -35,7 +37,6 @@ torch::Tensor record_to_tensor(const bs::TensorRecord& rec, size_t index, const 
   return torch::from_blob(values.data(), expect, torch::kFloat32).clone();
 }
 
-}  // namespace
 
 video::VideoFormat video_format_of(const bs::SequenceHeader& seq) {
   video::VideoFormat f;
@@ -62,18 +63,18 @@ LoadedTNerv load_tnerv(const bs::NvcFile& file, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   size_t i = 0;
   for (auto& p : params) {
-    torch::Tensor t = record_to_tensor(file.tensors[i], i, p.value().sizes().vec(), p.key());
+    torch::Tensor t = tensor_from_record(file.tensors[i], i, p.value().sizes().vec(), p.key());
     p.value().copy_(t);
     ++i;
   }
   if (m.cfg.emb_channels > 0) {
-    m.embeddings = record_to_tensor(file.tensors[i], i,
+    m.embeddings = tensor_from_record(file.tensors[i], i,
                                     {m.cfg.frames, m.cfg.emb_channels, m.cfg.emb_h, m.cfg.emb_w}, "embeddings")
                        .to(device);
     ++i;
   }
   if (m.cfg.tcode_dim > 0)
-    m.temporal_codes = record_to_tensor(file.tensors[i], i, {m.cfg.frames, m.cfg.tcode_dim}, "temporal codes")
+    m.temporal_codes = tensor_from_record(file.tensors[i], i, {m.cfg.frames, m.cfg.tcode_dim}, "temporal codes")
                            .to(device);
   m.decoder->to(device);
   m.decoder->eval();

@@ -21,6 +21,11 @@ struct LoadedTNerv {
   torch::Tensor temporal_codes;  // [T, Dt] on the decode device (undefined when Dt == 0)
 };
 
+// The dequantized values of tensor record #index as a float32 CPU tensor of shape `expect`; throws
+// bitstream::FormatError naming the tensor (`name`) when the record's shape differs. Shared by every model kind.
+torch::Tensor tensor_from_record(const bitstream::TensorRecord& rec, size_t index, const std::vector<int64_t>& expect,
+                                 const std::string& name);
+
 // Rebuilds the network from the file alone. Throws bitstream::FormatError (naming the tensor) on any mismatch.
 LoadedTNerv load_tnerv(const bitstream::NvcFile& file, const torch::Device& device);
 
