@@ -1,0 +1,313 @@
+#include "codec/cuda/nvp_lookup.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+// Thread layout (both lookups): one thread per (point, level) for the keyframes and one per (point, neighbour) for
+// the sparse grid, flattened into one 64-bit index with the point outermost. Why:
+//  - parallelism: n * L (n * 9) threads, so even a modest batch fills the GPU, where one thread per point would
+//    leave few warps to hide the latency of the table gathers (random reads, the dominant cost);
+//  - coalescing: consecutive threads write consecutive F-float slots of the output row (and read consecutive slots
+//    of grad_out in the backward), where one thread per point would stride by 3 L F (9 F) floats;
+//  - per (point, level) rather than per (point, level, plane): the level's scale / resolution / offset and the
+//    three coordinates are loaded once for the three planes, and each thread still has 12 independent gathers.
+// The maths mirrors the LibTorch reference operation for operation with explicit round-to-nearest intrinsics (no
+// FMA contraction), so that the forward is bit-identical to keyframe_lookup / sparse_lookup on the CPU: a
+// contracted c * scale + 0.5 could otherwise land on the other side of a cell boundary.
+// Backward: float atomicAdd into the gradient tables (chosen for simplicity and speed; the order of additions, hence
+// the last bits of the gradients, is not deterministic). No gradient w.r.t. the coordinates.
+
+namespace nvc::cuda {
+
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int64_t kMaxBlocks = int64_t(1) << 20;  // grid-stride beyond this
+
+void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + " kernel: " + cudaGetErrorString(err));
+}
+
+unsigned blocks_for(int64_t total) { return unsigned(std::min<int64_t>((total + kBlock - 1) / kBlock, kMaxBlocks)); }
+
+// One axis of a level: p = c * scale + 0.5 (two roundings, as the reference), i = floor(p), w = p - i; corners i and
+// i + 1 clamped to [0, R - 1]. floor(p) is clamped to [-1, R] in float before the conversion to int (same corners,
+// no overflow for huge p); a NaN p gives corners 0 (fmaxf drops the NaN) and a NaN weight.
+struct Axis {
+  int lo, hi;
+  float w;
+};
+
+__device__ __forceinline__ Axis keyframe_axis(float c, float scale, int R) {
+  const float p = __fadd_rn(__fmul_rn(c, scale), 0.5f);
+  const float fl = floorf(p);
+  Axis a;
+  a.w = __fsub_rn(p, fl);
+  const int i = int(fminf(fmaxf(fl, -1.0f), float(R)));
+  a.lo = min(max(i, 0), R - 1);
+  a.hi = min(max(i + 1, 0), R - 1);
+  return a;
+}
+
+// Nearest cell: floor(c * (R - 1) + 0.5) clamped to [0, R - 1] (NaN -> 0, as the reference's clamp of the int64
+// conversion does on x86).
+__device__ __forceinline__ int nearest_cell(float c, int R) {
+  const float p = floorf(__fadd_rn(__fmul_rn(c, float(R - 1)), 0.5f));
+  return int(fminf(fmaxf(p, 0.0f), float(R - 1)));
+}
+
+// Compile-time F for the common sizes (unrolled loops), FT = 0: the runtime value.
+template <int FT>
+__device__ __forceinline__ int feat(int f) {
+  return FT > 0 ? FT : f;
+}
+
+struct Corners {
+  int64_t row[4];  // table rows (level offset included) of (lo0, lo1), (hi0, lo1), (lo0, hi1), (hi0, hi1)
+  float w[4];      // (1 - w0)(1 - w1), w0 (1 - w1), (1 - w0) w1, w0 w1
+};
+
+__device__ __forceinline__ Corners corners(float c0, float c1, float scale, int R, int64_t offset) {
+  const Axis a = keyframe_axis(c0, scale, R), b = keyframe_axis(c1, scale, R);
+  const int64_t r = R;
+  Corners k;
+  k.row[0] = offset + a.lo + int64_t(b.lo) * r;
+  k.row[1] = offset + a.hi + int64_t(b.lo) * r;
+  k.row[2] = offset + a.lo + int64_t(b.hi) * r;
+  k.row[3] = offset + a.hi + int64_t(b.hi) * r;
+  const float ua = __fsub_rn(1.0f, a.w), ub = __fsub_rn(1.0f, b.w);
+  k.w[0] = __fmul_rn(ua, ub);
+  k.w[1] = __fmul_rn(a.w, ub);
+  k.w[2] = __fmul_rn(ua, b.w);
+  k.w[3] = __fmul_rn(a.w, b.w);
+  return k;
+}
+
+// The plane p's two coordinates: xy -> (x, y), yt -> (t, y), xt -> (t, x).
+__device__ __forceinline__ void plane_coords(const float* __restrict__ xyt, int64_t point, int plane, float& c0,
+                                             float& c1) {
+  const float x = xyt[point * 3], y = xyt[point * 3 + 1], t = xyt[point * 3 + 2];
+  c0 = plane == 0 ? x : t;
+  c1 = plane == 2 ? x : y;
+}
+
+template <int FT>
+__global__ void keyframe_forward_kernel(const float* __restrict__ xyt, int64_t n, const float* __restrict__ t_xy,
+                                        const float* __restrict__ t_yt, const float* __restrict__ t_xt,
+                                        NvpKeyframeLevels lv, float* __restrict__ out) {
+  const int L = lv.levels, F = feat<FT>(lv.features);
+  const int64_t total = n * L, row_len = int64_t(3) * L * F;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t point = i / L;
+    const int l = int(i - point * L);
+    const float scale = lv.scale[l];
+    const int R = lv.resolution[l];
+    const int64_t offset = lv.offset[l];
+    float* o = out + point * row_len + int64_t(l) * F;
+#pragma unroll
+    for (int plane = 0; plane < 3; ++plane) {
+      const float* __restrict__ table = plane == 0 ? t_xy : (plane == 1 ? t_yt : t_xt);
+      float c0, c1;
+      plane_coords(xyt, point, plane, c0, c1);
+      const Corners k = corners(c0, c1, scale, R, offset);
+      const float* r0 = table + k.row[0] * F;
+      const float* r1 = table + k.row[1] * F;
+      const float* r2 = table + k.row[2] * F;
+      const float* r3 = table + k.row[3] * F;
+      float* op = o + int64_t(plane) * L * F;
+#pragma unroll
+      for (int f = 0; f < F; ++f) {
+        // ((a w00 + b w10) + c w01) + d w11: the reference's order of operations.
+        float v = __fadd_rn(__fmul_rn(__ldg(r0 + f), k.w[0]), __fmul_rn(__ldg(r1 + f), k.w[1]));
+        v = __fadd_rn(v, __fmul_rn(__ldg(r2 + f), k.w[2]));
+        op[f] = __fadd_rn(v, __fmul_rn(__ldg(r3 + f), k.w[3]));
+      }
+    }
+  }
+}
+
+template <int FT>
+__global__ void keyframe_backward_kernel(const float* __restrict__ xyt, int64_t n, const float* __restrict__ grad_out,
+                                         NvpKeyframeLevels lv, float* __restrict__ g_xy, float* __restrict__ g_yt,
+                                         float* __restrict__ g_xt) {
+  const int L = lv.levels, F = feat<FT>(lv.features);
+  const int64_t total = n * L, row_len = int64_t(3) * L * F;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t point = i / L;
+    const int l = int(i - point * L);
+    const float scale = lv.scale[l];
+    const int R = lv.resolution[l];
+    const int64_t offset = lv.offset[l];
+    const float* g = grad_out + point * row_len + int64_t(l) * F;
+#pragma unroll
+    for (int plane = 0; plane < 3; ++plane) {
+      float* __restrict__ table = plane == 0 ? g_xy : (plane == 1 ? g_yt : g_xt);
+      float c0, c1;
+      plane_coords(xyt, point, plane, c0, c1);
+      const Corners k = corners(c0, c1, scale, R, offset);
+      const float* gp = g + int64_t(plane) * L * F;
+#pragma unroll
+      for (int f = 0; f < F; ++f) {
+        const float gv = __ldg(gp + f);
+#pragma unroll
+        for (int c = 0; c < 4; ++c) atomicAdd(table + k.row[c] * F + f, __fmul_rn(gv, k.w[c]));
+      }
+    }
+  }
+}
+
+// Grid row (cell index) of neighbour k (0..8, di-major) of a point.
+__device__ __forceinline__ int64_t sparse_cell(const float* __restrict__ xyt, int64_t point, int k, int T, int H,
+                                               int W) {
+  const int ix = nearest_cell(xyt[point * 3], H), iy = nearest_cell(xyt[point * 3 + 1], W),
+            it = nearest_cell(xyt[point * 3 + 2], T);
+  const int vx = min(max(ix + k / 3 - 1, 0), H - 1), vy = min(max(iy + k % 3 - 1, 0), W - 1);
+  return (int64_t(it) * H + vx) * W + vy;
+}
+
+template <int FT>
+__global__ void sparse_forward_kernel(const float* __restrict__ xyt, int64_t n, const float* __restrict__ grid, int T,
+                                      int H, int W, int f_rt, float* __restrict__ out) {
+  const int F = feat<FT>(f_rt);
+  const int64_t total = n * 9;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t point = i / 9;
+    const int k = int(i - point * 9);
+    const float* src = grid + sparse_cell(xyt, point, k, T, H, W) * F;
+    float* o = out + i * F;  // = point * 9 F + k F
+#pragma unroll
+    for (int f = 0; f < F; ++f) o[f] = __ldg(src + f);
+  }
+}
+
+template <int FT>
+__global__ void sparse_backward_kernel(const float* __restrict__ xyt, int64_t n, const float* __restrict__ grad_out,
+                                       int T, int H, int W, int f_rt, float* __restrict__ grad_grid) {
+  const int F = feat<FT>(f_rt);
+  const int64_t total = n * 9;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t point = i / 9;
+    const int k = int(i - point * 9);
+    float* dst = grad_grid + sparse_cell(xyt, point, k, T, H, W) * F;
+    const float* g = grad_out + i * F;
+#pragma unroll
+    for (int f = 0; f < F; ++f) atomicAdd(dst + f, __ldg(g + f));
+  }
+}
+
+[[noreturn]] void bad(const char* what, const std::string& msg) {
+  throw std::invalid_argument(std::string(what) + ": " + msg);
+}
+
+void check_levels(const NvpKeyframeLevels& lv, const char* what) {
+  if (lv.levels < 1 || lv.levels > kNvpMaxLevels)
+    bad(what, "levels = " + std::to_string(lv.levels) + " outside [1, " + std::to_string(kNvpMaxLevels) + "]");
+  if (lv.features < 1 || lv.features > kNvpMaxFeatures)
+    bad(what, "features = " + std::to_string(lv.features) + " outside [1, " + std::to_string(kNvpMaxFeatures) + "]");
+  if (lv.offset[0] != 0) bad(what, "offset[0] must be 0");
+  for (int l = 0; l < lv.levels; ++l) {
+    const int R = lv.resolution[l];
+    if (R < 1 || R > (1 << 20)) bad(what, "resolution of level " + std::to_string(l) + " = " + std::to_string(R));
+    if (lv.offset[l + 1] != lv.offset[l] + int64_t(R) * R)
+      bad(what, "offsets do not match the resolutions at level " + std::to_string(l));
+    if (!(lv.scale[l] >= 0.0f && lv.scale[l] <= float(R)))  // also refuses NaN
+      bad(what, "scale of level " + std::to_string(l) + " = " + std::to_string(lv.scale[l]));
+  }
+}
+
+void check_sparse(int t, int h, int w, int f, const char* what) {
+  if (t < 1 || h < 1 || w < 1 || f < 1 || f > kNvpMaxFeatures)
+    bad(what, "bad grid size " + std::to_string(t) + "x" + std::to_string(h) + "x" + std::to_string(w) + "x" +
+                  std::to_string(f));
+}
+
+void check_n(int64_t n, const char* what) {
+  // n * 3 L F and n * 9 F must stay far from int64 overflow; 2^40 points is far beyond any GPU's memory anyway.
+  if (n < 0 || n > (int64_t(1) << 40)) bad(what, "point count " + std::to_string(n) + " outside [0, 2^40]");
+}
+
+}  // namespace
+
+void launch_nvp_keyframe_forward(const float* xyt, int64_t n, const float* table_xy, const float* table_yt,
+                                 const float* table_xt, const NvpKeyframeLevels& lv, float* out, void* stream) {
+  const char* what = "launch_nvp_keyframe_forward";
+  check_levels(lv, what);
+  check_n(n, what);
+  if (n == 0) return;
+  if (!xyt || !table_xy || !table_yt || !table_xt || !out) bad(what, "null pointer");
+  const int64_t total = n * lv.levels;
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const unsigned b = blocks_for(total);
+  switch (lv.features) {
+    case 1: keyframe_forward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
+    case 2: keyframe_forward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
+    case 4: keyframe_forward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
+    case 8: keyframe_forward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
+    default: keyframe_forward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
+  }
+  check_launch("nvp keyframe forward");
+}
+
+void launch_nvp_keyframe_backward(const float* xyt, int64_t n, const float* grad_out, const NvpKeyframeLevels& lv,
+                                  float* grad_xy, float* grad_yt, float* grad_xt, void* stream) {
+  const char* what = "launch_nvp_keyframe_backward";
+  check_levels(lv, what);
+  check_n(n, what);
+  if (n == 0) return;
+  if (!xyt || !grad_out || !grad_xy || !grad_yt || !grad_xt) bad(what, "null pointer");
+  const int64_t total = n * lv.levels;
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const unsigned b = blocks_for(total);
+  switch (lv.features) {
+    case 1: keyframe_backward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
+    case 2: keyframe_backward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
+    case 4: keyframe_backward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
+    case 8: keyframe_backward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
+    default: keyframe_backward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
+  }
+  check_launch("nvp keyframe backward");
+}
+
+void launch_nvp_sparse_forward(const float* xyt, int64_t n, const float* grid, int t, int h, int w, int f, float* out,
+                               void* stream) {
+  const char* what = "launch_nvp_sparse_forward";
+  check_sparse(t, h, w, f, what);
+  check_n(n, what);
+  if (n == 0) return;
+  if (!xyt || !grid || !out) bad(what, "null pointer");
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const unsigned b = blocks_for(n * 9);
+  switch (f) {
+    case 1: sparse_forward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
+    case 2: sparse_forward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
+    case 4: sparse_forward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
+    case 8: sparse_forward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
+    default: sparse_forward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
+  }
+  check_launch("nvp sparse forward");
+}
+
+void launch_nvp_sparse_backward(const float* xyt, int64_t n, const float* grad_out, int t, int h, int w, int f,
+                                float* grad_grid, void* stream) {
+  const char* what = "launch_nvp_sparse_backward";
+  check_sparse(t, h, w, f, what);
+  check_n(n, what);
+  if (n == 0) return;
+  if (!xyt || !grad_out || !grad_grid) bad(what, "null pointer");
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const unsigned b = blocks_for(n * 9);
+  switch (f) {
+    case 1: sparse_backward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
+    case 2: sparse_backward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
+    case 4: sparse_backward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
+    case 8: sparse_backward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
+    default: sparse_backward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
+  }
+  check_launch("nvp sparse backward");
+}
+
+}  // namespace nvc::cuda
