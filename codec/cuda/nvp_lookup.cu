@@ -14,9 +14,9 @@
 //    of grad_out in the backward), where one thread per point would stride by 3 L F (9 F) floats;
 //  - per (point, level) rather than per (point, level, plane): the level's scale / resolution / offset and the
 //    three coordinates are loaded once for the three planes, and each thread still has 12 independent gathers.
-// The maths mirrors the LibTorch reference operation for operation with explicit round-to-nearest intrinsics (no
-// FMA contraction), so that the forward is bit-identical to keyframe_lookup / sparse_lookup on the CPU: a
-// contracted c * scale + 0.5 could otherwise land on the other side of a cell boundary.
+// The per-element maths is nvp_math in nvp_lookup.h (shared with a CPU test): it mirrors the LibTorch reference
+// operation for operation with explicit round-to-nearest intrinsics, so that the forward is bit-identical to
+// keyframe_lookup / sparse_lookup.
 // Backward: float atomicAdd into the gradient tables (chosen for simplicity and speed; the order of additions, hence
 // the last bits of the gradients, is not deterministic). No gradient w.r.t. the coordinates.
 
@@ -34,65 +34,18 @@ void check_launch(const char* what) {
 
 unsigned blocks_for(int64_t total) { return unsigned(std::min<int64_t>((total + kBlock - 1) / kBlock, kMaxBlocks)); }
 
-// One axis of a level: p = c * scale + 0.5 (two roundings, as the reference), i = floor(p), w = p - i; corners i and
-// i + 1 clamped to [0, R - 1]. floor(p) is clamped to [-1, R] in float before the conversion to int (same corners,
-// no overflow for huge p); a NaN p gives corners 0 (fmaxf drops the NaN) and a NaN weight.
-struct Axis {
-  int lo, hi;
-  float w;
-};
-
-__device__ __forceinline__ Axis keyframe_axis(float c, float scale, int R) {
-  const float p = __fadd_rn(__fmul_rn(c, scale), 0.5f);
-  const float fl = floorf(p);
-  Axis a;
-  a.w = __fsub_rn(p, fl);
-  const int i = int(fminf(fmaxf(fl, -1.0f), float(R)));
-  a.lo = min(max(i, 0), R - 1);
-  a.hi = min(max(i + 1, 0), R - 1);
-  return a;
-}
-
-// Nearest cell: floor(c * (R - 1) + 0.5) clamped to [0, R - 1] (NaN -> 0, as the reference's clamp of the int64
-// conversion does on x86).
-__device__ __forceinline__ int nearest_cell(float c, int R) {
-  const float p = floorf(__fadd_rn(__fmul_rn(c, float(R - 1)), 0.5f));
-  return int(fminf(fmaxf(p, 0.0f), float(R - 1)));
-}
-
 // Compile-time F for the common sizes (unrolled loops), FT = 0: the runtime value.
 template <int FT>
 __device__ __forceinline__ int feat(int f) {
   return FT > 0 ? FT : f;
 }
 
-struct Corners {
-  int64_t row[4];  // table rows (level offset included) of (lo0, lo1), (hi0, lo1), (lo0, hi1), (hi0, hi1)
-  float w[4];      // (1 - w0)(1 - w1), w0 (1 - w1), (1 - w0) w1, w0 w1
-};
+using namespace nvp_math;
 
-__device__ __forceinline__ Corners corners(float c0, float c1, float scale, int R, int64_t offset) {
-  const Axis a = keyframe_axis(c0, scale, R), b = keyframe_axis(c1, scale, R);
-  const int64_t r = R;
-  Corners k;
-  k.row[0] = offset + a.lo + int64_t(b.lo) * r;
-  k.row[1] = offset + a.hi + int64_t(b.lo) * r;
-  k.row[2] = offset + a.lo + int64_t(b.hi) * r;
-  k.row[3] = offset + a.hi + int64_t(b.hi) * r;
-  const float ua = __fsub_rn(1.0f, a.w), ub = __fsub_rn(1.0f, b.w);
-  k.w[0] = __fmul_rn(ua, ub);
-  k.w[1] = __fmul_rn(a.w, ub);
-  k.w[2] = __fmul_rn(ua, b.w);
-  k.w[3] = __fmul_rn(a.w, b.w);
-  return k;
-}
-
-// The plane p's two coordinates: xy -> (x, y), yt -> (t, y), xt -> (t, x).
-__device__ __forceinline__ void plane_coords(const float* __restrict__ xyt, int64_t point, int plane, float& c0,
-                                             float& c1) {
-  const float x = xyt[point * 3], y = xyt[point * 3 + 1], t = xyt[point * 3 + 2];
-  c0 = plane == 0 ? x : t;
-  c1 = plane == 2 ? x : y;
+// The plane's two coordinates of a point.
+__device__ __forceinline__ void point_plane_coords(const float* __restrict__ xyt, int64_t point, int plane, float& c0,
+                                                   float& c1) {
+  plane_coords(xyt[point * 3], xyt[point * 3 + 1], xyt[point * 3 + 2], plane, c0, c1);
 }
 
 template <int FT>
@@ -112,8 +65,8 @@ __global__ void keyframe_forward_kernel(const float* __restrict__ xyt, int64_t n
     for (int plane = 0; plane < 3; ++plane) {
       const float* __restrict__ table = plane == 0 ? t_xy : (plane == 1 ? t_yt : t_xt);
       float c0, c1;
-      plane_coords(xyt, point, plane, c0, c1);
-      const Corners k = corners(c0, c1, scale, R, offset);
+      point_plane_coords(xyt, point, plane, c0, c1);
+      const Corners k = keyframe_corners(c0, c1, scale, R, offset);
       const float* r0 = table + k.row[0] * F;
       const float* r1 = table + k.row[1] * F;
       const float* r2 = table + k.row[2] * F;
@@ -121,10 +74,7 @@ __global__ void keyframe_forward_kernel(const float* __restrict__ xyt, int64_t n
       float* op = o + int64_t(plane) * L * F;
 #pragma unroll
       for (int f = 0; f < F; ++f) {
-        // ((a w00 + b w10) + c w01) + d w11: the reference's order of operations.
-        float v = __fadd_rn(__fmul_rn(__ldg(r0 + f), k.w[0]), __fmul_rn(__ldg(r1 + f), k.w[1]));
-        v = __fadd_rn(v, __fmul_rn(__ldg(r2 + f), k.w[2]));
-        op[f] = __fadd_rn(v, __fmul_rn(__ldg(r3 + f), k.w[3]));
+        op[f] = blend(__ldg(r0 + f), __ldg(r1 + f), __ldg(r2 + f), __ldg(r3 + f), k.w);
       }
     }
   }
@@ -147,8 +97,8 @@ __global__ void keyframe_backward_kernel(const float* __restrict__ xyt, int64_t 
     for (int plane = 0; plane < 3; ++plane) {
       float* __restrict__ table = plane == 0 ? g_xy : (plane == 1 ? g_yt : g_xt);
       float c0, c1;
-      plane_coords(xyt, point, plane, c0, c1);
-      const Corners k = corners(c0, c1, scale, R, offset);
+      point_plane_coords(xyt, point, plane, c0, c1);
+      const Corners k = keyframe_corners(c0, c1, scale, R, offset);
       const float* gp = g + int64_t(plane) * L * F;
 #pragma unroll
       for (int f = 0; f < F; ++f) {
@@ -160,13 +110,9 @@ __global__ void keyframe_backward_kernel(const float* __restrict__ xyt, int64_t 
   }
 }
 
-// Grid row (cell index) of neighbour k (0..8, di-major) of a point.
-__device__ __forceinline__ int64_t sparse_cell(const float* __restrict__ xyt, int64_t point, int k, int T, int H,
-                                               int W) {
-  const int ix = nearest_cell(xyt[point * 3], H), iy = nearest_cell(xyt[point * 3 + 1], W),
-            it = nearest_cell(xyt[point * 3 + 2], T);
-  const int vx = min(max(ix + k / 3 - 1, 0), H - 1), vy = min(max(iy + k % 3 - 1, 0), W - 1);
-  return (int64_t(it) * H + vx) * W + vy;
+__device__ __forceinline__ int64_t point_sparse_cell(const float* __restrict__ xyt, int64_t point, int k, int T,
+                                                     int H, int W) {
+  return sparse_cell(xyt[point * 3], xyt[point * 3 + 1], xyt[point * 3 + 2], k, T, H, W);
 }
 
 template <int FT>
@@ -177,7 +123,7 @@ __global__ void sparse_forward_kernel(const float* __restrict__ xyt, int64_t n, 
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t point = i / 9;
     const int k = int(i - point * 9);
-    const float* src = grid + sparse_cell(xyt, point, k, T, H, W) * F;
+    const float* src = grid + point_sparse_cell(xyt, point, k, T, H, W) * F;
     float* o = out + i * F;  // = point * 9 F + k F
 #pragma unroll
     for (int f = 0; f < F; ++f) o[f] = __ldg(src + f);
@@ -192,7 +138,7 @@ __global__ void sparse_backward_kernel(const float* __restrict__ xyt, int64_t n,
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t point = i / 9;
     const int k = int(i - point * 9);
-    float* dst = grad_grid + sparse_cell(xyt, point, k, T, H, W) * F;
+    float* dst = grad_grid + point_sparse_cell(xyt, point, k, T, H, W) * F;
     const float* g = grad_out + i * F;
 #pragma unroll
     for (int f = 0; f < F; ++f) atomicAdd(dst + f, __ldg(g + f));

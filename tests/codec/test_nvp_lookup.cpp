@@ -6,8 +6,10 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
+#include "codec/cuda/nvp_lookup.h"  // the kernels' per-element maths (plain C++)
 #include "codec/nvp_config.h"
 #include "codec/nvp_model.h"
 
@@ -80,6 +82,101 @@ torch::Tensor reference_keyframes(const Tables& t, const torch::Tensor& xyt, con
 }
 
 double max_abs(const torch::Tensor& t) { return t.numel() ? t.abs().max().item<double>() : 0.0; }
+
+// Rows with NaN, +-inf, +-1e30, out-of-range and one ordinary (last) coordinate triple.
+torch::Tensor hostile_coords() {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  return torch::tensor({nan, 0.5f, 0.5f, 0.5f, inf, 0.5f, -inf, 0.5f, 1e30f, -1e30f, 0.2f, 7.0f, -3.0f, 0.3f, nan,
+                        0.4f, 0.6f, 0.1f},
+                       torch::kFloat32)
+      .view({6, 3});
+}
+
+// What the kernels must give for such coordinates. The reference converts floor(p) to int64 before clamping: for
+// +-inf or |c| beyond ~1e18 that conversion is undefined (x86 gives INT64_MIN, i.e. cell 0 even for +inf). The
+// kernels clamp such coordinates to the nearest edge, as they do any out-of-range coordinate: the reference at
+// +-1e8 (same cells, weight 0). A plane whose coordinates are NaN or infinite has NaN weights: NaN features.
+// NaN -> cell 0 in both for the sparse grid.
+void hostile_expectation(const Tables& t, const torch::Tensor& xyt, const NvpConfig& cfg, torch::Tensor& kf,
+                         torch::Tensor& sp) {
+  const torch::Tensor tame = torch::where(xyt.abs() > 1e18, torch::sign(xyt) * 1e8, xyt);
+  torch::NoGradGuard no_grad;
+  kf = reference_keyframes(t, tame, cfg);
+  const torch::Tensor bad = ~torch::isfinite(xyt);
+  const torch::Tensor x = bad.select(1, 0), y = bad.select(1, 1), tt = bad.select(1, 2);
+  const int64_t LF = int64_t(cfg.levels) * cfg.features;
+  const torch::Tensor plane_bad = torch::stack({x | y, tt | y, tt | x}, 1).repeat_interleave(LF, 1);
+  kf = torch::where(plane_bad, torch::full_like(kf, std::numeric_limits<float>::quiet_NaN()), kf);
+  sp = sparse_lookup(t.sparse, tame);
+}
+
+// The kernels' loops run on the host with the kernels' per-element maths (nvp_math): forward outputs, and the
+// backward's accumulation into zeroed gradient tables. `out_of_bounds` counts rows outside the tables.
+struct Emulated {
+  torch::Tensor kf, sp, gxy, gyt, gxt, gsparse;
+  int64_t out_of_bounds = 0;
+};
+
+Emulated emulate_kernels(const Tables& t, const torch::Tensor& xyt_in, const NvpConfig& cfg, const torch::Tensor& gk,
+                         const torch::Tensor& gs) {
+  using namespace nvc::cuda::nvp_math;
+  const torch::Tensor xyt = xyt_in.to(torch::kFloat32).contiguous();
+  const int64_t n = xyt.size(0), L = cfg.levels, F = cfg.features, cells = cfg.plane_cells();
+  const int T = int(t.sparse.size(0)), H = int(t.sparse.size(1)), W = int(t.sparse.size(2)),
+            SF = int(t.sparse.size(3));
+  Emulated e;
+  e.kf = torch::zeros({n, 3 * L * F});
+  e.sp = torch::zeros({n, 9 * SF});
+  e.gxy = torch::zeros({cells, F});
+  e.gyt = torch::zeros({cells, F});
+  e.gxt = torch::zeros({cells, F});
+  e.gsparse = torch::zeros_like(t.sparse);
+  const std::vector<int64_t> off = cfg.level_offsets();
+  const float* c = xyt.data_ptr<float>();
+  const torch::Tensor tables[3] = {t.xy.contiguous(), t.yt.contiguous(), t.xt.contiguous()};
+  float* grads[3] = {e.gxy.data_ptr<float>(), e.gyt.data_ptr<float>(), e.gxt.data_ptr<float>()};
+  const torch::Tensor gkc = gk.contiguous(), gsc = gs.contiguous();
+  float* kf = e.kf.data_ptr<float>();
+  float* sp = e.sp.data_ptr<float>();
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t l = 0; l < L; ++l)
+      for (int plane = 0; plane < 3; ++plane) {
+        float c0, c1;
+        plane_coords(c[p * 3], c[p * 3 + 1], c[p * 3 + 2], plane, c0, c1);
+        const Corners k = keyframe_corners(c0, c1, float(cfg.level_scale(int(l))), cfg.level_resolution(int(l)),
+                                           off[size_t(l)]);
+        bool ok = true;
+        for (int q = 0; q < 4; ++q) ok = ok && k.row[q] >= off[size_t(l)] && k.row[q] < off[size_t(l) + 1];
+        if (!ok) {
+          ++e.out_of_bounds;
+          continue;
+        }
+        const float* tb = tables[plane].data_ptr<float>();
+        const int64_t col = (plane * L + l) * F;
+        for (int64_t f = 0; f < F; ++f) {
+          kf[p * 3 * L * F + col + f] = blend(tb[k.row[0] * F + f], tb[k.row[1] * F + f], tb[k.row[2] * F + f],
+                                   tb[k.row[3] * F + f], k.w);
+          const float g = gkc.data_ptr<float>()[p * 3 * L * F + col + f];
+          for (int q = 0; q < 4; ++q) grads[plane][k.row[q] * F + f] += mul_rn(g, k.w[q]);
+        }
+      }
+  const int64_t sparse_cells = int64_t(T) * H * W;
+  float* gsp = e.gsparse.data_ptr<float>();
+  const float* grid = t.sparse.contiguous().data_ptr<float>();
+  for (int64_t p = 0; p < n; ++p)
+    for (int k = 0; k < 9; ++k) {
+      const int64_t cell = sparse_cell(c[p * 3], c[p * 3 + 1], c[p * 3 + 2], k, T, H, W);
+      if (cell < 0 || cell >= sparse_cells) {
+        ++e.out_of_bounds;
+        continue;
+      }
+      for (int f = 0; f < SF; ++f) {
+        sp[(p * 9 + k) * SF + f] = grid[cell * SF + f];
+        gsp[cell * SF + f] += gsc.data_ptr<float>()[(p * 9 + k) * SF + f];
+      }
+    }
+  return e;
+}
 
 }  // namespace
 
@@ -186,6 +283,44 @@ TEST_CASE("fused NVP lookups refuse bad inputs", "[nvp_lookup]") {
   CHECK_THROWS_AS(sparse_lookup_fused(torch::Tensor(), xyt), std::invalid_argument);
 }
 
+TEST_CASE("the kernels' per-element maths, run on the CPU, is the reference", "[nvp_lookup]") {
+  // Kernel loops emulated on the host with nvp_math (what the kernels compute, element for element): forward equal
+  // to the reference bit for bit, backward accumulation equal to LibTorch's autograd of the reference.
+  for (const auto& [levels, F, SF] : std::vector<std::tuple<int, int, int>>{{3, 2, 2}, {4, 4, 3}, {2, 3, 1}}) {
+    INFO("levels " << levels << ", F " << F << ", F' " << SF);
+    const NvpConfig cfg = small_cfg(levels, F, SF);
+    Tables t = random_tables(cfg, 51 + uint64_t(levels));
+    const torch::Tensor xyt = random_coords(400, 52);
+    torch::manual_seed(53);
+    const int64_t K = 3 * int64_t(levels) * F;
+    const torch::Tensor gk = torch::randn({400, K}), gs = torch::randn({400, 9 * SF});
+    const Emulated e = emulate_kernels(t, xyt, cfg, gk, gs);
+    CHECK(e.out_of_bounds == 0);
+    for (auto* p : {&t.xy, &t.yt, &t.xt, &t.sparse}) p->requires_grad_(true);
+    const torch::Tensor kf = keyframe_lookup_fused(t.xy, t.yt, t.xt, xyt, cfg);
+    const torch::Tensor sp = sparse_lookup_fused(t.sparse, xyt);
+    CHECK(torch::equal(e.kf, kf.detach()));
+    CHECK(torch::equal(e.sp, sp.detach()));
+    ((kf * gk).sum() + (sp * gs).sum()).backward();
+    const std::pair<const torch::Tensor*, const torch::Tensor*> pairs[] = {
+        {&e.gxy, &t.xy}, {&e.gyt, &t.yt}, {&e.gxt, &t.xt}, {&e.gsparse, &t.sparse}};
+    for (const auto& [emu, ref] : pairs)
+      CHECK(max_abs(*emu - ref->grad()) <= 1e-5 * std::max(1.0, max_abs(ref->grad())));
+  }
+  // Hostile coordinates: every row inside the tables; values as specified (hostile_expectation).
+  const NvpConfig cfg = small_cfg();
+  const Tables t = random_tables(cfg, 61);
+  const torch::Tensor xyt = hostile_coords();
+  const Emulated e = emulate_kernels(t, xyt, cfg, torch::ones({6, 3 * cfg.levels * cfg.features}),
+                                     torch::ones({6, 9 * cfg.sparse_features}));
+  CHECK(e.out_of_bounds == 0);
+  torch::Tensor kc, sc;
+  hostile_expectation(t, xyt, cfg, kc, sc);
+  CHECK(torch::allclose(e.kf, kc, 0, 0, /*equal_nan=*/true));
+  CHECK(torch::equal(e.sp, sc));
+  CHECK(std::abs(e.gsparse.sum().item<double>() - 9.0 * 6 * cfg.sparse_features) < 1e-3);
+}
+
 // ---- GPU ----
 
 namespace {
@@ -250,28 +385,14 @@ TEST_CASE("fused NVP lookups on the GPU: hostile coordinates stay inside the tab
   const torch::Device dev(torch::kCUDA);
   const NvpConfig cfg = small_cfg();
   const Tables t = random_tables(cfg, 31);
-  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-  const torch::Tensor xyt = torch::tensor({nan, 0.5f, 0.5f, 0.5f, inf, 0.5f, -inf, 0.5f, 1e30f, -1e30f, 0.2f, 7.0f,
-                                           -3.0f, 0.3f, nan, 0.4f, 0.6f, 0.1f},
-                                          torch::kFloat32)
-                                .view({6, 3});
-  // The reference converts floor(p) to int64 before clamping: for +-inf or |c| beyond ~1e18 that conversion is
-  // undefined (x86 gives INT64_MIN, i.e. cell 0 even for +inf). The kernels clamp such coordinates to the nearest
-  // edge, as they do any out-of-range coordinate: compare with the reference at +-1e8 (same cells, weight 0).
-  const torch::Tensor tame = torch::where(xyt.abs() > 1e18, torch::sign(xyt) * 1e8, xyt);
-  torch::Tensor kc = keyframe_lookup_fused(t.xy, t.yt, t.xt, tame, cfg);
-  // A plane whose coordinates are NaN or infinite has NaN weights: NaN features (the kernels and the reference).
-  const torch::Tensor bad = ~torch::isfinite(xyt);
-  const torch::Tensor x = bad.select(1, 0), y = bad.select(1, 1), tt = bad.select(1, 2);
-  const int64_t LF = int64_t(cfg.levels) * cfg.features;
-  const torch::Tensor plane_bad = torch::stack({x | y, tt | y, tt | x}, 1).repeat_interleave(LF, 1);
-  kc = torch::where(plane_bad, torch::full_like(kc, std::numeric_limits<float>::quiet_NaN()), kc);
+  const torch::Tensor xyt = hostile_coords();
+  torch::Tensor kc, sc;
+  hostile_expectation(t, xyt, cfg, kc, sc);
   const torch::Tensor kg = keyframe_lookup_fused(t.xy.to(dev), t.yt.to(dev), t.xt.to(dev), xyt.to(dev), cfg).cpu();
-  const torch::Tensor sc = sparse_lookup_fused(t.sparse, tame);
   const torch::Tensor sg = sparse_lookup_fused(t.sparse.to(dev), xyt.to(dev)).cpu();
   torch::cuda::synchronize();
   CHECK(torch::allclose(kg, kc, 0, 1e-5, /*equal_nan=*/true));
-  CHECK(torch::equal(sg, sc));  // NaN -> cell 0 in both
+  CHECK(torch::equal(sg, sc));
   CHECK(torch::isfinite(kg[5]).all().item<bool>());
   // Backward with such coordinates: no fault (NaN gradients are allowed where the weights are NaN).
   torch::Tensor g = t.xy.to(dev).requires_grad_(true);
