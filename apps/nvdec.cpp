@@ -7,6 +7,7 @@
 #include "bitstream/nvc_file.h"
 #include "codec/device.h"
 #include "codec/model_io.h"
+#include "codec/nvp_config.h"
 #include "codec/video/video_io.h"
 
 namespace {
@@ -51,7 +52,8 @@ void print_info(const Args& a, const bs::NvcFile& f, const bs::ByteSplit& split)
               f.major, f.minor, s.width, s.height, s.frame_count, s.fps_num, s.fps_den,
               s.full_range ? "full" : "limited", s.matrix);
   try {
-    std::printf("model: %s\n", TNervConfig::from_description(f.model, f.seq).summary().c_str());
+    std::printf("model: %s\n", f.model.kind == "nvp" ? NvpConfig::from_description(f.model, f.seq).summary().c_str()
+                                                     : TNervConfig::from_description(f.model, f.seq).summary().c_str());
   } catch (const std::exception&) {
     std::printf("model: %s\n", f.model.kind.c_str());
   }
@@ -80,13 +82,13 @@ int run(const Args& a) {
   if (a.output.empty() && a.ref.empty()) return app::kOk;
 
   const torch::Device device = resolve_device(a.device);
-  std::unique_ptr<FrameDecoder> decoder;
+  std::unique_ptr<StreamDecoder> decoder;
   try {
     DecodeOptions dopt;
     dopt.batch = a.batch;
     if (a.precision != "auto") dopt.precision = parse_precision(a.precision);
     dopt.cuda_graphs = a.cuda_graphs == "auto" ? -1 : (a.cuda_graphs == "on" ? 1 : 0);
-    decoder = std::make_unique<FrameDecoder>(file, device, dopt);
+    decoder = open_stream_decoder(file, device, dopt);
   } catch (const bs::FormatError& e) {
     throw std::runtime_error(a.input + ": " + e.what());
   }

@@ -10,6 +10,7 @@
 #include "codec/encode.h"
 #include "codec/model_io.h"
 #include "codec/nvp_config.h"
+#include "codec/nvp_encode.h"
 #include "codec/video/video_io.h"
 
 namespace {
@@ -132,9 +133,11 @@ int run(const Args& a) {
   auto info = [&](const std::string& s) {
     if (!a.quiet) std::fprintf(stderr, "nvenc: %s\n", s.c_str());
   };
-  if (a.model != "tnerv") throw std::invalid_argument("--model " + a.model + " is not available yet (tnerv only)");
-  if (a.config.rfind("nvp-", 0) == 0)
+  const bool nvp = a.model == "nvp";
+  if (!nvp && a.config.rfind("nvp-", 0) == 0)
     throw std::invalid_argument("--config " + a.config + " is an NVP configuration: use it with --model nvp");
+  if (nvp && a.config != "auto" && a.config.rfind("nvp-", 0) != 0)
+    throw std::invalid_argument("--config " + a.config + " is a T-NeRV configuration; NVP takes auto, nvp-s or nvp-l");
   if (a.threads > 0) torch::set_num_threads(a.threads);
 
   video::ReaderOptions ro;
@@ -189,72 +192,97 @@ int run(const Args& a) {
     progress.update(double(p.step) / double(p.total_steps), b);
   };
   eo.should_stop = [] { return app::stop_requested(); };
-  EncodeResult r = encode_tnerv(frames, fmt, eo);
+  // What the summary needs, from either model family.
+  struct Encoded {
+    std::vector<uint8_t> bytes;
+    bitstream::ByteSplit split;
+    std::string config;
+    int64_t params = 0, fit_steps = 0;
+    double weight_bits = 0, grid_bits = 0, fit_seconds = 0, fit_psnr = 0;
+    bool stopped_early = false, graphed = false;
+  } e;
+  EncodeResult r;  // T-NeRV only
+  if (nvp) {
+    eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " model=nvp preset=" + a.preset + " config=" + a.config;
+    NvpEncodeResult n = encode_nvp(frames, fmt, eo);
+    e = {std::move(n.bytes), n.split, n.config.name, n.config.stored_params(), n.fit.steps, n.weight_bits,
+         n.grid_bits, n.fit.seconds, n.fit.final_psnr, n.fit.stopped_early, false};
+  } else {
+    r = encode_tnerv(frames, fmt, eo);
+    e = {std::move(r.bytes), r.split, r.config.name, r.config.stored_params(), r.fit.steps, r.weight_bits,
+         r.embedding_bits, r.fit.seconds, r.fit.final_psnr, r.fit.stopped_early, r.fit.graphed};
+  }
   progress.finish();
   if (app::abort_requested()) throw std::runtime_error("interrupted; no output written");
-  if (r.fit.stopped_early) info("interrupted: fitting stopped early, writing what was learnt (Ctrl-C again to abort)");
+  if (e.stopped_early) info("interrupted: fitting stopped early, writing what was learnt (Ctrl-C again to abort)");
 
   // Verify through the real decode path: parse the bytes and decode every frame, as nvdec will.
-  bitstream::NvcFile parsed = bitstream::parse(r.bytes.data(), r.bytes.size());
-  FrameDecoder decoder(parsed, device);
+  bitstream::NvcFile parsed = bitstream::parse(e.bytes.data(), e.bytes.size());
+  const std::unique_ptr<StreamDecoder> decoder = open_stream_decoder(parsed, device, DecodeOptions{});
   video::MetricsAccumulator acc;
   std::unique_ptr<video::FrameWriter> recon;
   if (!a.recon.empty()) recon = video::open_writer(a.recon, fmt, video::WriterOptions{});
-  decoder.decode(0, T, [&](int i, const video::Frame& f) {
+  decoder->decode(0, T, [&](int i, const video::Frame& f) {
     acc.add(video::frame_metrics(frames[size_t(i)], f, fmt.matrix, fmt.full_range));
     if (recon) recon->write(f);
     return !app::abort_requested();
   });
   if (app::abort_requested()) throw std::runtime_error("interrupted; no output written");
   if (recon) recon->close();
-  app::write_file_atomically(a.output, r.bytes);
+  app::write_file_atomically(a.output, e.bytes);
   if (!a.fit_log.empty()) app::write_file_atomically(a.fit_log, std::vector<uint8_t>(fit_log.begin(), fit_log.end()));
 
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double bpp = 8.0 * double(r.bytes.size()) / (double(W) * H * T);
+  const double bpp = 8.0 * double(e.bytes.size()) / (double(W) * H * T);
   const video::QualityMetrics m = acc.mean();
   if (!a.quiet) {
     std::fprintf(stderr,
                  "nvenc: %s: %zu bytes, %.4f bpp (target %.4f), PSNR-YUV %s dB (Y %s, U %s, V %s), PSNR-RGB %s dB, "
                  "MS-SSIM %.4f, %d frames %dx%d in %s (fit %.1f s, %lld steps)\n",
-                 a.output.c_str(), r.bytes.size(), bpp, a.bpp, fmt_db(m.psnr_yuv).c_str(), fmt_db(m.psnr_y).c_str(),
+                 a.output.c_str(), e.bytes.size(), bpp, a.bpp, fmt_db(m.psnr_yuv).c_str(), fmt_db(m.psnr_y).c_str(),
                  fmt_db(m.psnr_u).c_str(), fmt_db(m.psnr_v).c_str(), fmt_db(m.psnr_rgb).c_str(), m.ms_ssim, T, W, H,
-                 app::format_duration(seconds).c_str(), r.fit.seconds, (long long)r.fit.steps);
+                 app::format_duration(seconds).c_str(), e.fit_seconds, (long long)e.fit_steps);
     std::fprintf(stderr, "nvenc: bytes: decoder %llu, grids %llu, embeddings %llu, headers %llu; weights %.2f bits, "
-                 "embeddings %.2f bits; %.1f%% of the decoder weights zero\n",
-                 (unsigned long long)r.split.component[0], (unsigned long long)r.split.component[1],
-                 (unsigned long long)r.split.component[2],
-                 (unsigned long long)r.split.headers, r.weight_bits, r.embedding_bits, 100.0 * r.sparsity);
+                 "%s %.2f bits",
+                 (unsigned long long)e.split.component[0], (unsigned long long)e.split.component[1],
+                 (unsigned long long)e.split.component[2], (unsigned long long)e.split.headers, e.weight_bits,
+                 nvp ? "grids" : "embeddings", e.grid_bits);
+    if (nvp) std::fprintf(stderr, "\n");
+    else std::fprintf(stderr, "; %.1f%% of the decoder weights zero\n", 100.0 * r.sparsity);
   }
   if (!a.stats.empty()) {
     app::JsonObject comps;
-    comps.integer("decoder", int64_t(r.split.component[0]))
-        .integer("grids", int64_t(r.split.component[1]))
-        .integer("embeddings", int64_t(r.split.component[2]))
-        .integer("headers", int64_t(r.split.headers + r.split.component[3]));
+    comps.integer("decoder", int64_t(e.split.component[0]))
+        .integer("grids", int64_t(e.split.component[1]))
+        .integer("embeddings", int64_t(e.split.component[2]))
+        .integer("headers", int64_t(e.split.headers + e.split.component[3]));
     app::JsonObject j;
-    j.str("input", a.input).str("output", a.output).str("model", "tnerv").str("preset", a.preset)
-        .str("config", r.config.name).str("variant", eo.variant.describe())
+    j.str("input", a.input).str("output", a.output).str("model", a.model).str("preset", a.preset)
+        .str("config", e.config)
         .str("device", describe_device(device))
         .integer("width", W).integer("height", H).integer("frames", T)
-        .integer("bytes", int64_t(r.bytes.size())).num("bpp", bpp).num("target_bpp", a.bpp)
+        .integer("bytes", int64_t(e.bytes.size())).num("bpp", bpp).num("target_bpp", a.bpp)
         .obj("components", comps)
         .num("psnr_y", m.psnr_y).num("psnr_u", m.psnr_u).num("psnr_v", m.psnr_v).num("psnr_yuv", m.psnr_yuv)
         .num("psnr_rgb", m.psnr_rgb).num("ms_ssim", m.ms_ssim)
-        .integer("params", r.config.stored_params())
-        .integer("decoder_params", r.config.decoder_params()).integer("grid_params", r.config.grid_params())
-        .integer("embedding_params", r.config.embedding_params()).num("weight_bits", r.weight_bits)
-        .num("embedding_bits", r.embedding_bits).integer("fit_steps", r.fit.steps)
-        .str("fit_path", eo.speed.describe()).integer("fit_graphed", r.fit.graphed ? 1 : 0)
-        .num("fit_steps_per_s", double(r.fit.steps) / std::max(1e-9, r.fit.seconds))
-        .num("fit_psnr_rgb", r.fit.final_psnr).num("fit_seconds", r.fit.seconds).num("seconds", seconds)
-        .integer("interrupted", r.fit.stopped_early ? 1 : 0)
-        .str("stages", eo.compression.describe()).num("lambda", r.lambda).num("sparsity", r.sparsity)
-        .num("embedding_offset_bits", r.embedding_offset);
-    for (const StageReport& st : r.stages) {
-      app::JsonObject sj;
-      sj.integer("epochs", st.epochs).num("fit_psnr_rgb", st.fit_psnr).num("weight_bits", st.weight_bits);
-      j.obj("stage_" + st.name, sj);
+        .integer("params", e.params).num("weight_bits", e.weight_bits).integer("fit_steps", e.fit_steps)
+        .num("fit_psnr_rgb", e.fit_psnr).num("fit_seconds", e.fit_seconds).num("seconds", seconds)
+        .num("fit_steps_per_s", double(e.fit_steps) / std::max(1e-9, e.fit_seconds))
+        .integer("interrupted", e.stopped_early ? 1 : 0);
+    if (nvp) {
+      j.num("grid_bits", e.grid_bits);
+    } else {
+      j.str("variant", eo.variant.describe())
+          .integer("decoder_params", r.config.decoder_params()).integer("grid_params", r.config.grid_params())
+          .integer("embedding_params", r.config.embedding_params()).num("embedding_bits", e.grid_bits)
+          .str("fit_path", eo.speed.describe()).integer("fit_graphed", e.graphed ? 1 : 0)
+          .str("stages", eo.compression.describe()).num("lambda", r.lambda).num("sparsity", r.sparsity)
+          .num("embedding_offset_bits", r.embedding_offset);
+      for (const StageReport& st : r.stages) {
+        app::JsonObject sj;
+        sj.integer("epochs", st.epochs).num("fit_psnr_rgb", st.fit_psnr).num("weight_bits", st.weight_bits);
+        j.obj("stage_" + st.name, sj);
+      }
     }
     const std::string text = j.dump() + "\n";
     app::write_file_atomically(a.stats, std::vector<uint8_t>(text.begin(), text.end()));

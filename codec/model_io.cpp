@@ -2,6 +2,7 @@
 
 #include "codec/device.h"
 #include "codec/flow_tail.h"
+#include "codec/nvp_io.h"
 
 #include <deque>
 #include <sstream>
@@ -377,6 +378,13 @@ void FrameDecoder::decode(int first, int count, const std::function<bool(int, co
     return true;
   });
   if (prev && !stopped) deliver(*prev);
+}
+
+std::unique_ptr<StreamDecoder> open_stream_decoder(const bs::NvcFile& file, const torch::Device& device,
+                                                   const DecodeOptions& options) {
+  if (file.model.kind == "tnerv") return std::make_unique<FrameDecoder>(file, device, options);
+  if (file.model.kind == "nvp") return std::make_unique<NvpFrameDecoder>(file, device, options.batch);
+  throw bs::FormatError("unknown model kind '" + file.model.kind + "' (this nvdec decodes tnerv and nvp)");
 }
 
 }  // namespace nvc

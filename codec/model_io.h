@@ -53,19 +53,35 @@ struct DecodeOptions {
 // them, so every frame still costs one network pass (plus up to two more at each end of the range).
 // On CUDA the work is pipelined: batch i's frames are copied to pinned host memory and handed to the sink while the
 // GPU already runs batch i+1.
-class FrameDecoder {
+// What nvdec (and nvenc's check of its own bytes) decodes through, whatever the model kind.
+class StreamDecoder {
+ public:
+  virtual ~StreamDecoder() = default;
+  virtual int frame_count() const = 0;
+  // Frames [first, first + count) in order; the sink returns false to stop. Throws std::out_of_range outside the
+  // stream.
+  virtual void decode(int first, int count, const std::function<bool(int index, const video::Frame& frame)>& sink) = 0;
+  virtual std::string describe() const = 0;
+};
+
+// The decoder for the file's model kind ("tnerv": FrameDecoder, "nvp": NvpFrameDecoder in codec/nvp_io.h). Throws
+// bitstream::FormatError for an unknown kind or a model that does not fit its records.
+std::unique_ptr<StreamDecoder> open_stream_decoder(const bitstream::NvcFile& file, const torch::Device& device,
+                                                   const DecodeOptions& options);
+
+class FrameDecoder : public StreamDecoder {
  public:
   FrameDecoder(const bitstream::NvcFile& file, const torch::Device& device, const DecodeOptions& options);
   FrameDecoder(const bitstream::NvcFile& file, const torch::Device& device, int batch = 0)
       : FrameDecoder(file, device, DecodeOptions{batch}) {}
-  int frame_count() const { return model_.cfg.frames; }
+  int frame_count() const override { return model_.cfg.frames; }
   const TNervConfig& config() const { return model_.cfg; }
-  void decode(int first, int count, const std::function<bool(int index, const video::Frame& frame)>& sink);
+  void decode(int first, int count, const std::function<bool(int index, const video::Frame& frame)>& sink) override;
   // The same decode up to 4:2:0 bytes on the device, [n, W*H*3/2] uint8 per batch starting at frame `start`: no
   // copy to the host. The sink returns false to stop. (Benchmarks, and callers that keep frames on the GPU.)
   void decode_device(int first, int count, const std::function<bool(int start, const torch::Tensor& yuv)>& sink);
   // What the decoder runs: e.g. "fp16, batch 8, CUDA graphs, fused tail" (and why graphs are off, when they are).
-  std::string describe() const;
+  std::string describe() const override;
 
  private:
   struct Chunk;

@@ -25,4 +25,29 @@ NvpModel load_nvp(const bs::NvcFile& file, const torch::Device& device) {
   return model;
 }
 
+NvpFrameDecoder::NvpFrameDecoder(const bs::NvcFile& file, const torch::Device& device, int batch)
+    : model_(load_nvp(file, device)),
+      device_(device),
+      batch_(batch > 0 ? batch : (device.is_cuda() ? 8 : 1)),
+      matrix_(file.seq.matrix),
+      full_range_(file.seq.full_range != 0) {}
+
+void NvpFrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
+  const auto& cfg = model_->cfg;
+  if (first < 0 || count < 0 || first > cfg.frames || count > cfg.frames - first)
+    throw std::out_of_range("frame range [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                            ") is outside the stream's " + std::to_string(cfg.frames) + " frames");
+  for (int start = first; start < first + count; start += batch_) {
+    const int n = std::min(batch_, first + count - start);
+    const auto frames = rgb_batch_to_frames(nvp_render_frames(model_, start, n), cfg.width, cfg.height, matrix_,
+                                            full_range_);
+    for (int k = 0; k < n; ++k)
+      if (!sink(start + k, frames[size_t(k)])) return;
+  }
+}
+
+std::string NvpFrameDecoder::describe() const {
+  return "nvp, fp32, batch " + std::to_string(batch_) + ", per-pixel LibTorch path";
+}
+
 }  // namespace nvc

@@ -1,5 +1,7 @@
 #include "codec/nvp_model.h"
 
+#include "codec/nvp_lookup.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -98,6 +100,13 @@ NvpModelImpl::NvpModelImpl(const NvpConfig& c) : cfg(c) {
 torch::Tensor NvpModelImpl::latent(const torch::Tensor& xyt) {
   TORCH_CHECK(xyt.dim() == 2 && xyt.size(1) == 3, "NvpModel: coordinates must be [N, 3]");
   const torch::Tensor c = xyt.to(torch::kFloat);
+  if (c.is_cuda()) {
+    // The fused kernels (codec/nvp_lookup.h): one pass over the points for the three planes and one for the 3x3
+    // sparse neighbourhood, forward and backward, instead of ~10 LibTorch ops per level and plane.
+    return torch::cat({keyframe_lookup_fused(keyframes_xy, keyframes_yt, keyframes_xt, c, cfg),
+                       sparse_lookup_fused(sparse, c)},
+                      1);
+  }
   const torch::Tensor x = c.select(1, 0), y = c.select(1, 1), t = c.select(1, 2);
   return torch::cat({keyframe_lookup(keyframes_xy, torch::stack({x, y}, 1), scales, resolutions),
                      keyframe_lookup(keyframes_yt, torch::stack({t, y}, 1), scales, resolutions),

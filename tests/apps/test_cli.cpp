@@ -175,3 +175,32 @@ TEST_CASE("Ctrl-C finishes a complete file and an abort leaves nothing", "[cli]"
   CHECK_FALSE(fs::exists(d / "twice.nvc"));
   for (const auto& e : fs::directory_iterator(d)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
 }
+
+TEST_CASE("nvenc --model nvp encodes to the budget and nvdec decodes the NVP stream", "[cli][nvp]") {
+  const fs::path out = workdir() / "nvp.nvc", decoded = workdir() / "nvp.y4m", stats = workdir() / "nvp.json";
+  const Result e = run(nvenc + " " + clip + " -o " + out.string() + " --model nvp --bpp 0.3 --frames 8 --epochs 2"
+                       " --preset fast --device cpu --no-progress --stats " + stats.string());
+  INFO(e.output);
+  REQUIRE(e.code == 0);
+  // 0.3 bpp of 8 frames of 192x144: the whole file within [0.95, 1.0] of the budget.
+  const double budget = 0.3 * 192 * 144 * 8 / 8.0;
+  CHECK(double(fs::file_size(out)) <= budget);
+  CHECK(double(fs::file_size(out)) >= 0.95 * budget);
+  std::ifstream sj(stats);
+  const std::string json((std::istreambuf_iterator<char>(sj)), {});
+  CHECK(json.find("\"model\": \"nvp\"") != std::string::npos);
+  const Result info = run(nvdec + " " + out.string() + " --info --json");
+  CHECK(info.code == 0);
+  CHECK(info.output.find("\"model\": \"nvp\"") != std::string::npos);
+  const Result d = run(nvdec + " " + out.string() + " -o " + decoded.string() + " --ref " + clip + " --frames 8");
+  INFO(d.output);
+  REQUIRE(d.code == 0);
+  CHECK(d.output.find("(8 frames)") != std::string::npos);
+  // Two passes over the pixels learn the clip's colours and layout, far from the grey of an untrained model.
+  const auto at = d.output.find("PSNR-YUV ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(d.output.substr(at + 9)) > 20.0);
+  // NVP configuration names belong to --model nvp, T-NeRV's to tnerv.
+  CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --config nvp-s --bpp 0.3").code == 2);
+  CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --model nvp --config 3.0m --bpp 0.3").code == 2);
+}
