@@ -172,7 +172,8 @@ int run(const Args& a) {
   eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset + " config=" + a.config +
                     " variant=" + eo.variant.describe() + " stages=" + eo.compression.describe();
   eo.log = info;
-  info("fitting on " + describe_device(device) + " (" + eo.speed.describe() + "), preset " + a.preset);
+  info("fitting on " + describe_device(device) + (nvp ? "" : " (" + eo.speed.describe() + ")") + ", preset " +
+       a.preset + (nvp ? ", model nvp" : ""));
   app::ProgressLine progress(!a.quiet && !a.no_progress);
   // --fit-log: one CSV row per progress report, timed from nvenc's start (bench/perf.py reads it for time-to-PSNR).
   std::string fit_log = "stage,step,total_steps,epoch,wall_s,stage_elapsed_s,loss,psnr_rgb,steps_per_s\n";

@@ -157,9 +157,16 @@ TEST_CASE("Ctrl-C finishes a complete file and an abort leaves nothing", "[cli]"
   fs::create_directories(d);
   const std::string base = nvenc + " " + clip + " --bpp 0.3 --frames 6 --epochs 100000 --preset fast --device cpu"
                                                 " --no-progress -o ";
+  // The signal goes in once nvenc says it is fitting (its handlers are installed before it reads anything): a fixed
+  // delay could land before that on a loaded machine, where a background job ignores SIGINT and would run on.
+  auto interrupt = [&](const fs::path& out, const char* signal) {
+    const std::string log = (d / (out.filename().string() + ".log")).string();
+    return run("bash -c '" + base + out.string() + " 2>" + log + " & pid=$!; for i in $(seq 1200); do grep -q " +
+               "\"fitting on\" " + log + " && break; sleep 0.1; done; sleep 1; kill -" + signal +
+               " $pid; wait $pid; rc=$?; cat " + log + "; exit $rc'");
+  };
   // Once: fitting stops early, the file is written and decodes.
-  Result r = run("bash -c '" + base + (d / "once.nvc").string() +
-                 " & pid=$!; sleep 4; kill -INT $pid; wait $pid'");
+  Result r = interrupt(d / "once.nvc", "INT");
   INFO(r.output);
   CHECK(r.code == 0);
   CHECK_THAT(r.output, Catch::Contains("interrupted"));
@@ -168,12 +175,12 @@ TEST_CASE("Ctrl-C finishes a complete file and an abort leaves nothing", "[cli]"
 
   // Abort (a second Ctrl-C, or SIGTERM; two Ctrl-C sent back to back may merge into one signal, so the test uses
   // SIGTERM): exit 1, no output and no temporary left behind.
-  r = run("bash -c '" + base + (d / "twice.nvc").string() +
-          " & pid=$!; sleep 4; kill -TERM $pid; wait $pid'");
+  r = interrupt(d / "twice.nvc", "TERM");
   INFO(r.output);
   CHECK(r.code == 1);
   CHECK_FALSE(fs::exists(d / "twice.nvc"));
   for (const auto& e : fs::directory_iterator(d)) CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  CHECK_FALSE(fs::exists(d / "once.nvc.tmp"));
 }
 
 TEST_CASE("nvenc --model nvp encodes to the budget and nvdec decodes the NVP stream", "[cli][nvp]") {
