@@ -1,5 +1,7 @@
 #include "codec/cuda/color_convert.h"
 
+#include "codec/cuda/yuv420_quad.cuh"
+
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -8,11 +10,6 @@
 namespace nvc::cuda {
 
 namespace {
-
-__device__ __forceinline__ uint8_t clip_round(double x) {
-  const double r = floor(__dadd_rn(x, 0.5));
-  return uint8_t(r < 0 ? 0 : (r > 255 ? 255 : r));
-}
 
 // One thread per chroma sample: the 2x2 luma block and its U, V.
 __global__ void rgb_to_yuv420_kernel(const float* __restrict__ rgb, int coded_h, int coded_w, int width, int height,
@@ -29,20 +26,16 @@ __global__ void rgb_to_yuv420_kernel(const float* __restrict__ rgb, int coded_h,
   uint8_t* Y = out + size_t(b) * (size_t(width) * height * 3 / 2);
   uint8_t* U = Y + size_t(width) * height;
   uint8_t* V = U + size_t(cw) * ch;
-  double pb = 0, pr = 0;
+  Quad420 q;
   for (int dy = 0; dy < 2; ++dy) {
     for (int dx = 0; dx < 2; ++dx) {
       const int yy = 2 * cy + dy, xx = 2 * cx + dx;
       const size_t i = size_t(yy) * coded_w + xx;
-      const double r = R[i], g = G[i], bl = B[i];
-      const double y = __dadd_rn(__dadd_rn(__dmul_rn(c.kr, r), __dmul_rn(c.kg, g)), __dmul_rn(c.kb, bl));
-      Y[size_t(yy) * width + xx] = clip_round(__dadd_rn(c.yoff, __dmul_rn(c.yscale, y)));
-      pb = __dadd_rn(pb, __dmul_rn(__dadd_rn(bl, -y), c.su));
-      pr = __dadd_rn(pr, __dmul_rn(__dadd_rn(r, -y), c.sv));
+      Y[size_t(yy) * width + xx] = q.add(c, R[i], G[i], B[i]);
     }
   }
-  U[size_t(cy) * cw + cx] = clip_round(__dadd_rn(128.0, __dmul_rn(__dmul_rn(c.cscale, pb), 0.25)));
-  V[size_t(cy) * cw + cx] = clip_round(__dadd_rn(128.0, __dmul_rn(__dmul_rn(c.cscale, pr), 0.25)));
+  U[size_t(cy) * cw + cx] = q.u(c);
+  V[size_t(cy) * cw + cx] = q.v(c);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "codec/cuda/yuv420_quad.cuh"
+
 #include <stdexcept>
 #include <string>
 
@@ -33,13 +35,7 @@ __global__ void flow_tail_rgb_kernel(flow_tail::Inputs in, float* __restrict__ o
   o[2 * plane] = rgb[2];
 }
 
-// color_convert.cu's rounding: explicit round-to-nearest intrinsics, no FMA contraction.
-__device__ __forceinline__ uint8_t clip_round(double x) {
-  const double r = floor(__dadd_rn(x, 0.5));
-  return uint8_t(r < 0 ? 0 : (r > 255 ? 255 : r));
-}
-
-// One thread per chroma sample: the four pixels of its 2x2 luma block, then exactly rgb_to_yuv420_kernel's maths.
+// One thread per chroma sample: the four pixels of its 2x2 luma block, then rgb_to_yuv420_kernel's maths (Quad420).
 template <typename T>
 __global__ void flow_tail_yuv420_kernel(flow_tail::Inputs in, int width, int height, YuvCoefficients c,
                                         uint8_t* __restrict__ out) {
@@ -53,7 +49,7 @@ __global__ void flow_tail_yuv420_kernel(flow_tail::Inputs in, int width, int hei
   uint8_t* V = U + size_t(cw) * ch;
   const flow_tail::AxisTaps tx[2] = {flow_tail::axis_taps(2 * cx, in.low_w, in.coded_w),
                                       flow_tail::axis_taps(2 * cx + 1, in.low_w, in.coded_w)};
-  double pb = 0, pr = 0;
+  Quad420 q;
 #pragma unroll
   for (int dy = 0; dy < 2; ++dy) {
     const flow_tail::AxisTaps ty = flow_tail::axis_taps(2 * cy + dy, in.low_h, in.coded_h);
@@ -62,15 +58,11 @@ __global__ void flow_tail_yuv420_kernel(flow_tail::Inputs in, int width, int hei
       const int yy = 2 * cy + dy, xx = 2 * cx + dx;
       float rgb[3];
       flow_tail::pixel_rgb<T>(in, Load{}, b, yy, xx, ty, tx[dx], rgb);
-      const double r = rgb[0], g = rgb[1], bl = rgb[2];
-      const double luma = __dadd_rn(__dadd_rn(__dmul_rn(c.kr, r), __dmul_rn(c.kg, g)), __dmul_rn(c.kb, bl));
-      Y[size_t(yy) * width + xx] = clip_round(__dadd_rn(c.yoff, __dmul_rn(c.yscale, luma)));
-      pb = __dadd_rn(pb, __dmul_rn(__dadd_rn(bl, -luma), c.su));
-      pr = __dadd_rn(pr, __dmul_rn(__dadd_rn(r, -luma), c.sv));
+      Y[size_t(yy) * width + xx] = q.add(c, rgb[0], rgb[1], rgb[2]);
     }
   }
-  U[size_t(cy) * cw + cx] = clip_round(__dadd_rn(128.0, __dmul_rn(__dmul_rn(c.cscale, pb), 0.25)));
-  V[size_t(cy) * cw + cx] = clip_round(__dadd_rn(128.0, __dmul_rn(__dmul_rn(c.cscale, pr), 0.25)));
+  U[size_t(cy) * cw + cx] = q.u(c);
+  V[size_t(cy) * cw + cx] = q.v(c);
 }
 
 void check_inputs(const flow_tail::Inputs& in, const char* what) {
