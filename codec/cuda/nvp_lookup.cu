@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 // Thread layout (both lookups): one thread per (point, level) for the keyframes and one per (point, neighbour) for
 // the sparse grid, flattened into one 64-bit index with the point outermost. Why:
@@ -176,6 +177,19 @@ void check_n(int64_t n, const char* what) {
   if (n < 0 || n > (int64_t(1) << 40)) bad(what, "point count " + std::to_string(n) + " outside [0, 2^40]");
 }
 
+// Runs launch(std::integral_constant<int, F>{}) with F the compiled feature count (1, 2, 4, 8), or F = 0 for the
+// kernels' runtime-F version: one place that knows which counts are specialised.
+template <typename Launch>
+void with_features(int f, Launch&& launch) {
+  switch (f) {
+    case 1: launch(std::integral_constant<int, 1>{}); break;
+    case 2: launch(std::integral_constant<int, 2>{}); break;
+    case 4: launch(std::integral_constant<int, 4>{}); break;
+    case 8: launch(std::integral_constant<int, 8>{}); break;
+    default: launch(std::integral_constant<int, 0>{}); break;
+  }
+}
+
 }  // namespace
 
 void launch_nvp_keyframe_forward(const float* xyt, int64_t n, const float* table_xy, const float* table_yt,
@@ -188,13 +202,9 @@ void launch_nvp_keyframe_forward(const float* xyt, int64_t n, const float* table
   const int64_t total = n * lv.levels;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const unsigned b = blocks_for(total);
-  switch (lv.features) {
-    case 1: keyframe_forward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
-    case 2: keyframe_forward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
-    case 4: keyframe_forward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
-    case 8: keyframe_forward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
-    default: keyframe_forward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out); break;
-  }
+  with_features(lv.features, [&](auto F) {
+    keyframe_forward_kernel<decltype(F)::value><<<b, kBlock, 0, s>>>(xyt, n, table_xy, table_yt, table_xt, lv, out);
+  });
   check_launch("nvp keyframe forward");
 }
 
@@ -208,13 +218,9 @@ void launch_nvp_keyframe_backward(const float* xyt, int64_t n, const float* grad
   const int64_t total = n * lv.levels;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const unsigned b = blocks_for(total);
-  switch (lv.features) {
-    case 1: keyframe_backward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
-    case 2: keyframe_backward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
-    case 4: keyframe_backward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
-    case 8: keyframe_backward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
-    default: keyframe_backward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt); break;
-  }
+  with_features(lv.features, [&](auto F) {
+    keyframe_backward_kernel<decltype(F)::value><<<b, kBlock, 0, s>>>(xyt, n, grad_out, lv, grad_xy, grad_yt, grad_xt);
+  });
   check_launch("nvp keyframe backward");
 }
 
@@ -227,13 +233,9 @@ void launch_nvp_sparse_forward(const float* xyt, int64_t n, const float* grid, i
   if (!xyt || !grid || !out) bad(what, "null pointer");
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const unsigned b = blocks_for(n * 9);
-  switch (f) {
-    case 1: sparse_forward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
-    case 2: sparse_forward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
-    case 4: sparse_forward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
-    case 8: sparse_forward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
-    default: sparse_forward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out); break;
-  }
+  with_features(f, [&](auto F) {
+    sparse_forward_kernel<decltype(F)::value><<<b, kBlock, 0, s>>>(xyt, n, grid, t, h, w, f, out);
+  });
   check_launch("nvp sparse forward");
 }
 
@@ -246,13 +248,9 @@ void launch_nvp_sparse_backward(const float* xyt, int64_t n, const float* grad_o
   if (!xyt || !grad_out || !grad_grid) bad(what, "null pointer");
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const unsigned b = blocks_for(n * 9);
-  switch (f) {
-    case 1: sparse_backward_kernel<1><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
-    case 2: sparse_backward_kernel<2><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
-    case 4: sparse_backward_kernel<4><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
-    case 8: sparse_backward_kernel<8><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
-    default: sparse_backward_kernel<0><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid); break;
-  }
+  with_features(f, [&](auto F) {
+    sparse_backward_kernel<decltype(F)::value><<<b, kBlock, 0, s>>>(xyt, n, grad_out, t, h, w, f, grad_grid);
+  });
   check_launch("nvp sparse backward");
 }
 
