@@ -3,6 +3,7 @@
 #include "bitstream/nvc_file.h"
 #include "codec/encode.h"
 #include "codec/model_io.h"
+#include "tests/codec/flow_model_fixture.h"
 
 // Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
 #include <catch2/catch.hpp>
@@ -12,29 +13,7 @@ namespace bs = bitstream;
 
 namespace {
 
-// A random flow-guided model with flows and blends large enough that aggregation matters, packed at 12 bits.
-bs::NvcFile random_flow_file(int W, int H, int T, uint64_t seed) {
-  torch::manual_seed(seed);
-  TNervVariant every_part;
-  every_part.size_adaptive = false;
-  const TNervConfig c = auto_config(W, H, T, 30000, every_part);
-  REQUIRE(c.flow);
-  TNervDecoder dec(c);
-  {
-    torch::NoGradGuard ng;
-    dec->flow_head->weight.normal_(0, 0.5);
-    dec->head->bias.zero_();
-  }
-  const torch::Tensor emb = torch::randn({T, c.emb_channels, c.emb_h, c.emb_w});
-  const torch::Tensor tcode = torch::randn({T, c.tcode_dim});
-  video::VideoFormat fmt;
-  fmt.width = W;
-  fmt.height = H;
-  fmt.fps_num = 25;
-  fmt.fps_den = 1;
-  fmt.matrix = 1;
-  return pack_tnerv(c, dec, emb, tcode, sequence_header_of(fmt, T), 12.0, 12.0, "test");
-}
+bs::NvcFile random_flow_file(int W, int H, int T, uint64_t seed) { return test::random_flow_file(W, H, T, seed, 1); }
 
 std::vector<video::Frame> decode_all(const bs::NvcFile& f, const torch::Device& d, const DecodeOptions& o) {
   FrameDecoder dec(f, d, o);

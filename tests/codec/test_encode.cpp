@@ -7,6 +7,7 @@
 #include "codec/encode.h"
 #include "codec/model_io.h"
 #include "codec/video/video_io.h"
+#include "tests/codec/flow_model_fixture.h"
 
 // Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
 #include <catch2/catch.hpp>
@@ -96,23 +97,9 @@ TEST_CASE("packed model decodes like the float model", "[encode]") {
 }
 
 TEST_CASE("sliding-window decoding gives the flow-guided output of the whole video", "[encode][flow]") {
-  torch::manual_seed(12);
   const int T = 9;
-  TNervVariant every_part;
-  every_part.size_adaptive = false;
-  TNervConfig c = auto_config(64, 48, T, 30000, every_part);
-  REQUIRE(c.flow);
-  TNervDecoder dec(c);
-  {
-    // Random flows and blends large enough that aggregation visibly matters.
-    torch::NoGradGuard ng;
-    dec->flow_head->weight.normal_(0, 0.5);
-    dec->head->bias.zero_();
-  }
-  const torch::Tensor emb = torch::randn({T, c.emb_channels, c.emb_h, c.emb_w});
-  const torch::Tensor tcode = torch::randn({T, c.tcode_dim});
   const video::VideoFormat fmt = small_format(64, 48);
-  const bs::NvcFile file = pack_tnerv(c, dec, emb, tcode, sequence_header_of(fmt, T), 12.0, 12.0, "test");
+  const bs::NvcFile file = test::random_flow_file(64, 48, T, 12, fmt.matrix);
 
   // Reference: every pass at once, each frame aggregated from its existing neighbours.
   LoadedTNerv m = load_tnerv(file, torch::kCPU);
