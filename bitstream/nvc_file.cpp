@@ -104,6 +104,10 @@ void write_tensor(Writer& w, const TensorRecord& rec, ByteSplit& split) {
   if (rec.coder == Coder::Float32) {
     w.bytes(rec.payload.data(), rec.payload.size());
     coded = rec.payload.size();
+  } else if (rec.coder == Coder::Pictures) {
+    w.varint(rec.payload.size());
+    w.bytes(rec.payload.data(), rec.payload.size());
+    coded = rec.payload.size();
   } else {
     auto side = encode_side(rec);
     w.varint(uint64_t(side.second.size()) << 2 | uint64_t(side.first) << 1 | (rec.zero_point.empty() ? 0 : 1));
@@ -130,7 +134,6 @@ TensorRecord read_tensor(Reader& r, size_t index, Totals& totals, ByteSplit* spl
   const uint8_t b0 = r.u8();
   rec.component = Component(b0 & 3);
   const uint8_t coder = (b0 >> 2) & 3;
-  if (coder > 2) r.fail("unknown coder " + std::to_string(coder), at);
   rec.coder = Coder(coder);
   rec.bits = uint8_t((b0 >> 4) + 1);
 
@@ -160,6 +163,18 @@ TensorRecord read_tensor(Reader& r, size_t index, Totals& totals, ByteSplit* spl
     const uint8_t* p = r.take(4 * n);
     rec.payload.assign(p, p + 4 * n);
     if (split) split->component[uint8_t(rec.component)] += 4 * n;
+    return rec;
+  }
+  if (rec.coder == Coder::Pictures) {
+    if (rec.bits != 8) r.fail("pictures tensor with bit depth " + std::to_string(rec.bits) + " (must be 8)", at);
+    const size_t nch = rec.channel_count();
+    if (nch > limits::kMaxChannels)
+      r.fail(std::to_string(nch) + " channels (at most " + std::to_string(limits::kMaxChannels) + ")", at);
+    const uint64_t plen = r.varint();
+    const uint8_t* p = r.take(plen);
+    rec.payload.assign(p, p + plen);
+    parse_pictures(rec, index);  // the pieces' structure, checked now so that a parsed file is a valid one
+    if (split) split->component[uint8_t(rec.component)] += plen;
     return rec;
   }
 
@@ -373,7 +388,8 @@ std::vector<uint8_t> serialize(const NvcFile& f, ByteSplit* split) {
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     validate(f.tensors[i], i);
     elements += f.tensors[i].element_count();
-    if (f.tensors[i].coder != Coder::Float32) channels += f.tensors[i].channel_count();
+    if (f.tensors[i].coder == Coder::Cabac || f.tensors[i].coder == Coder::CabacDelta)
+      channels += f.tensors[i].channel_count();
   }
   if (elements > limits::kMaxElements) throw FormatError("the tensors together exceed 2^31 elements");
   if (channels > limits::kMaxTotalChannels) throw FormatError("the tensors together have more than 2^22 channels");

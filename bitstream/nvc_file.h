@@ -21,7 +21,7 @@ struct FormatError : std::runtime_error {
 
 // Version this code writes and reads. A file with a higher major is refused; a higher minor is accepted.
 constexpr uint8_t kMajorVersion = 2;
-constexpr uint8_t kMinorVersion = 0;
+constexpr uint8_t kMinorVersion = 1;  // minor 1 added Coder::Pictures
 
 // Sanity limits, checked by parse() (before allocating) and by serialize() (so it never writes what parse refuses).
 namespace limits {
@@ -82,11 +82,13 @@ enum class Component : uint8_t { Decoder = 0, Grids = 1, Embeddings = 2, Other =
 enum class Coder : uint8_t {
   Float32 = 0,  // payload = element_count little-endian IEEE binary32, no quantization
   Cabac = 1,    // payload = nvc::entropy::encode_ints of the quantized ints
-  CabacDelta = 2  // as Cabac, but every slice along dimension 0 after the first is coded as its difference from the
-                  // previous slice (per-frame embeddings of a static scene repeat from frame to frame)
+  CabacDelta = 2,  // as Cabac, but every slice along dimension 0 after the first is coded as its difference from the
+                   // previous slice (per-frame embeddings of a static scene repeat from frame to frame)
+  Pictures = 3     // payload = 8-bit grayscale pictures coded by a standard image / video codec (JPEG, HEVC), each
+                   // with its own min-max range: NVP's grids as its paper codes them (see PicturePiece)
 };
 const char* component_name(Component c);  // "decoder", "grids", "embeddings", "other"
-const char* coder_name(Coder c);          // "float32", "cabac"
+const char* coder_name(Coder c);          // "float32", "cabac", "cabac-delta", "pictures"
 
 // A quantized tensor. Dequantized value of element i (row-major) with channel c (index along `axis`, 0 if axis == -1):
 //   x = float(q[i] + zero_point[c]) * scale(c),   scale(c) = scale_from_code(scale_code[c]) = 2^(scale_code[c] / 16)
@@ -117,13 +119,41 @@ void validate(const TensorRecord& rec, size_t index_for_errors = 0);
 
 // Quantized ints of a Cabac record (entropy decode + range checks); throws FormatError naming the tensor.
 std::vector<int32_t> decode_tensor_ints(const TensorRecord& rec, size_t index_for_errors = 0);
-// Dequantized floats (any coder); throws FormatError naming the tensor.
+// Dequantized floats (Float32, Cabac, CabacDelta); throws FormatError naming the tensor, also for a Pictures record
+// (those need the codec layer's picture decoders: codec/picture_grids.h).
 std::vector<float> dequantize(const TensorRecord& rec, size_t index_for_errors = 0);
 // Fills rec.payload from ints with coder Cabac or, when it is smaller, CabacDelta (tensors with shape[0] >= 2).
 // count must equal rec.element_count() (else FormatError).
 void encode_tensor_ints(TensorRecord& rec, const int32_t* q, size_t count);
 // Fills rec.payload with raw floats and sets coder = Float32 (clears scale_code / zero_point, axis = -1).
 void encode_tensor_floats(TensorRecord& rec, const float* x, size_t count);
+
+// ---- Coder::Pictures (docs/format.md §6.4) ----
+// The payload is a list of pieces. Each piece is `frames` 8-bit pictures of width x height samples coded by one
+// codec, with one value range: sample v (0..255) stands for min + (v / 255) * (max - min). The pieces, in order,
+// fill the tensor's elements in channel-major order: the elements of channel 0 (index 0 along `axis`; the whole
+// tensor when axis = -1) in row-major order, then those of channel 1, and so on; inside a piece, frame after frame,
+// each row-major. The pieces' samples must add up to element_count. The container checks only this structure; the
+// codec layer (codec/picture_grids.h) decodes the pictures, since the bitstream layer has no image codecs.
+enum class PictureCodec : uint8_t {
+  Jpeg = 0,  // one baseline JPEG (ITU-T T.81) image; its luma is the picture (frames must be 1)
+  Hevc = 1   // an HEVC (ITU-T H.265) Annex-B elementary stream of `frames` pictures in output order; their luma
+};
+const char* picture_codec_name(PictureCodec c);  // "jpeg", "hevc"
+
+struct PicturePiece {
+  PictureCodec codec = PictureCodec::Jpeg;
+  uint32_t width = 0, height = 0, frames = 1;  // each 1..16384 (frames 1..1,000,000); w * h * frames samples
+  float min = 0, max = 0;                      // finite, min <= max
+  std::vector<uint8_t> data;                   // the coded pictures
+  uint64_t sample_count() const { return uint64_t(width) * height * frames; }
+};
+constexpr size_t kMaxPicturePieces = 65536;  // per record
+
+// The pieces of a Pictures record (validate() has checked them: any defect is a FormatError naming the tensor).
+std::vector<PicturePiece> parse_pictures(const TensorRecord& rec, size_t index_for_errors = 0);
+// Sets rec.coder = Pictures, bits = 8, no scales, and the payload from `pieces`; checks them as parse does.
+void encode_tensor_pictures(TensorRecord& rec, const std::vector<PicturePiece>& pieces);
 
 struct NvcFile {
   uint8_t major = kMajorVersion, minor = kMinorVersion;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 
+#include "bitstream/byte_io.h"
 #include "bitstream/nvc_file.h"
 #include "entropy/tensor_coder.h"
 
@@ -51,6 +52,15 @@ const char* coder_name(Coder c) {
     case Coder::Float32: return "float32";
     case Coder::Cabac: return "cabac";
     case Coder::CabacDelta: return "cabac-delta";
+    case Coder::Pictures: return "pictures";
+  }
+  return "invalid";
+}
+
+const char* picture_codec_name(PictureCodec c) {
+  switch (c) {
+    case PictureCodec::Jpeg: return "jpeg";
+    case PictureCodec::Hevc: return "hevc";
   }
   return "invalid";
 }
@@ -80,7 +90,7 @@ void validate(const TensorRecord& rec, size_t index) {
   for (char ch : rec.name)
     if (uint8_t(ch) < 0x20 || uint8_t(ch) > 0x7E) fail(rec, index, "non-printable byte in the name");
   if (uint8_t(rec.component) > 3) fail(rec, index, "invalid component " + std::to_string(int(rec.component)));
-  if (uint8_t(rec.coder) > 2) fail(rec, index, "invalid coder " + std::to_string(int(rec.coder)));
+  if (uint8_t(rec.coder) > 3) fail(rec, index, "invalid coder " + std::to_string(int(rec.coder)));
   if (rec.shape.size() > limits::kMaxDims)
     fail(rec, index, std::to_string(rec.shape.size()) + " dimensions (at most " + std::to_string(limits::kMaxDims) + ")");
   uint64_t n = 1;
@@ -104,6 +114,12 @@ void validate(const TensorRecord& rec, size_t index) {
   const size_t nch = rec.channel_count();
   if (nch > limits::kMaxChannels)
     fail(rec, index, std::to_string(nch) + " channels (at most " + std::to_string(limits::kMaxChannels) + ")");
+  if (rec.coder == Coder::Pictures) {
+    if (rec.bits != 8) fail(rec, index, "pictures tensor with bit depth " + std::to_string(rec.bits) + " (must be 8)");
+    if (!rec.scale_code.empty() || !rec.zero_point.empty()) fail(rec, index, "pictures tensor with scales");
+    parse_pictures(rec, index);
+    return;
+  }
   if (rec.scale_code.size() != nch)
     fail(rec, index, std::to_string(rec.scale_code.size()) + " scale codes, expected " + std::to_string(nch));
   for (int32_t c : rec.scale_code)
@@ -119,9 +135,77 @@ void validate(const TensorRecord& rec, size_t index) {
   }
 }
 
+std::vector<PicturePiece> parse_pictures(const TensorRecord& rec, size_t index) {
+  if (rec.coder != Coder::Pictures) fail(rec, index, "pictures requested from a " + std::string(coder_name(rec.coder)) + " tensor");
+  const uint64_t n = rec.element_count();
+  detail::Reader r(rec.payload.data(), 0, rec.payload.size(), "the pictures of " + tensor_label(rec, index));
+  std::vector<PicturePiece> pieces;
+  try {
+    const uint64_t count = r.varint_in(1, kMaxPicturePieces, "piece count");
+    uint64_t samples = 0;
+    for (uint64_t k = 0; k < count; ++k) {
+      const std::string what = "piece " + std::to_string(k) + " ";
+      PicturePiece p;
+      size_t at = r.pos();
+      const uint8_t codec = r.u8();
+      if (codec > 1) r.fail(what + "has unknown picture codec " + std::to_string(codec), at);
+      p.codec = PictureCodec(codec);
+      p.width = uint32_t(r.varint_in(1, limits::kMaxDimension, what + "width"));
+      p.height = uint32_t(r.varint_in(1, limits::kMaxDimension, what + "height"));
+      at = r.pos();
+      p.frames = uint32_t(r.varint_in(1, limits::kMaxFrames, what + "frame count"));
+      if (p.codec == PictureCodec::Jpeg && p.frames != 1) r.fail(what + "is a JPEG of " + std::to_string(p.frames) + " frames", at);
+      samples += p.sample_count();  // each term < 2^58, the running sum is checked at every step
+      if (samples > n)
+        r.fail(what + "takes the pictures past the tensor's " + std::to_string(n) + " elements", at);
+      at = r.pos();
+      const uint32_t lo = r.u32le(), hi = r.u32le();
+      std::memcpy(&p.min, &lo, 4);
+      std::memcpy(&p.max, &hi, 4);
+      if (!std::isfinite(p.min) || !std::isfinite(p.max) || !(p.min <= p.max))
+        r.fail(what + "has an invalid range [" + std::to_string(p.min) + ", " + std::to_string(p.max) + "]", at);
+      const uint64_t len = r.varint_in(1, r.left(), what + "length");
+      const uint8_t* d = r.take(len);
+      p.data.assign(d, d + len);
+      pieces.push_back(std::move(p));
+    }
+    if (samples != n)
+      r.fail("pictures of " + std::to_string(samples) + " samples for " + std::to_string(n) + " elements", r.pos());
+    if (r.left()) r.fail(std::to_string(r.left()) + " bytes after the last piece", r.pos());
+  } catch (const detail::OutOfData&) {
+    throw FormatError("truncated pictures in " + tensor_label(rec, index));
+  }
+  return pieces;
+}
+
+void encode_tensor_pictures(TensorRecord& rec, const std::vector<PicturePiece>& pieces) {
+  rec.coder = Coder::Pictures;
+  rec.bits = 8;
+  rec.scale_code.clear();
+  rec.zero_point.clear();
+  rec.payload.clear();
+  detail::Writer w(rec.payload);
+  w.varint(pieces.size());
+  for (const PicturePiece& p : pieces) {
+    w.u8(uint8_t(p.codec));
+    w.varint(p.width);
+    w.varint(p.height);
+    w.varint(p.frames);
+    uint32_t lo, hi;
+    std::memcpy(&lo, &p.min, 4);
+    std::memcpy(&hi, &p.max, 4);
+    w.u32le(lo);
+    w.u32le(hi);
+    w.varint(p.data.size());
+    w.bytes(p.data.data(), p.data.size());
+  }
+  validate(rec, 0);  // the same checks as parse, so nothing is written that a decoder refuses
+}
+
 std::vector<int32_t> decode_tensor_ints(const TensorRecord& rec, size_t index) {
   validate(rec, index);
   if (rec.coder == Coder::Float32) fail(rec, index, "quantized ints requested from a float32 tensor");
+  if (rec.coder == Coder::Pictures) fail(rec, index, "quantized ints requested from a pictures tensor");
   const size_t n = size_t(rec.element_count());
   std::vector<int32_t> q;
   try {
@@ -158,6 +242,8 @@ std::vector<float> dequantize(const TensorRecord& rec, size_t index) {
     }
     return x;
   }
+  if (rec.coder == Coder::Pictures)
+    fail(rec, index, "pictures-coded values need the codec layer's picture decoders (codec/picture_grids.h)");
   const std::vector<int32_t> q = decode_tensor_ints(rec, index);
   const size_t nch = rec.channel_count();
   size_t inner = 1;

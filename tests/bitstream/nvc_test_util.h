@@ -61,7 +61,7 @@ inline std::vector<uint8_t> section(const std::string& type, const std::vector<u
   return o;
 }
 
-inline std::vector<uint8_t> file_header(uint8_t major = nvc::bitstream::kMajorVersion, uint8_t minor = 0) {
+inline std::vector<uint8_t> file_header(uint8_t major = nvc::bitstream::kMajorVersion, uint8_t minor = nvc::bitstream::kMinorVersion) {
   return {0x8B, 'N', 'V', 'C', 0x0D, 0x0A, 0x1A, 0x0A, major, minor};
 }
 
@@ -164,6 +164,21 @@ inline bs::NvcFile sample_file(bool big) {
   f.tensors.push_back(quantized(rng, "dec.2.weight", bs::Component::Decoder, {3, c, 3, 3}, 1, 4, true));
   f.tensors.push_back(quantized(rng, "embeddings", bs::Component::Embeddings,
                                 {big ? 600u : 30u, 16, big ? 9u : 3u, big ? 16u : 4u}, -1, 6, false));
+  {
+    // Pictures (coder 3): the container checks only the pieces' structure, so any bytes stand in for the JPEG and
+    // HEVC data here. Channel 0 (axis 1) is a 2x2 and a 1x1 JPEG, channel 1 a 1x1 HEVC stream of 5 frames.
+    bs::TensorRecord k;
+    k.name = "keyframes_xy";
+    k.component = bs::Component::Grids;
+    k.shape = {5, 2};
+    k.axis = 1;
+    std::vector<bs::PicturePiece> pieces(3);
+    pieces[0] = {bs::PictureCodec::Jpeg, 2, 2, 1, -0.25f, 0.5f, {0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9}};
+    pieces[1] = {bs::PictureCodec::Jpeg, 1, 1, 1, 0.0f, 0.0f, {0xFF, 0xD8, 0xFF, 0xD9}};
+    pieces[2] = {bs::PictureCodec::Hevc, 1, 1, 5, -1e-4f, 3.0f, {0, 0, 0, 1, 0x40, 0x01, 0x0C}};
+    bs::encode_tensor_pictures(k, pieces);
+    f.tensors.push_back(k);
+  }
   f.encoder_info = "nvenc 0.1.0 --bpp 0.1 (test)";
   return f;
 }

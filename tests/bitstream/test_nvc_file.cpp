@@ -64,7 +64,7 @@ TEST_CASE("a realistic file round-trips bit-exactly", "[bitstream]") {
     const std::vector<uint8_t> bytes = bs::serialize(f, &ws);
     const bs::NvcFile g = bs::parse(bytes.data(), bytes.size(), &rs);
     CHECK(g.major == 2);
-    CHECK(g.minor == 0);
+    CHECK(g.minor == bs::kMinorVersion);
     CHECK(g.seq == f.seq);
     CHECK(g.model == f.model);
     CHECK(std::signbit(g.model.reals.at("odd")[0]));
@@ -243,12 +243,12 @@ TEST_CASE("versions: higher minor accepted, other majors refused", "[bitstream]"
   seq.push_back(42);
   std::vector<uint8_t> tens;
   put_varint(tens, 0);
-  for (uint8_t minor : {0, 1}) {
+  for (uint8_t minor : {0, int(bs::kMinorVersion), bs::kMinorVersion + 1}) {
     std::vector<uint8_t> f = file_header(bs::kMajorVersion, minor);
     for (const auto& s : {section("SEQH", seq), section("MODL", modl_payload()), section("TENS", tens),
                           section("NEND", {})})
       f.insert(f.end(), s.begin(), s.end());
-    if (minor == 0) {
+    if (minor <= bs::kMinorVersion) {
       CHECK_THAT(error_of(f), Catch::Contains("1 unexpected bytes at its end") && Catch::Contains("'SEQH'"));
     } else {
       CHECK(bs::parse(f.data(), f.size()).seq.width == 64);
@@ -421,7 +421,7 @@ TEST_CASE("the worked example of docs/format.md", "[bitstream]") {
   f.tensors.push_back(b);
   const auto bytes = bs::serialize(f);
   static const char* hex =
-      "8b4e56430d0a1a0a02005345514809403019010a0108000145dcf4ce4d4f444c0804746573740000006e0325a154454e530e01"
+      "8b4e56430d0a1a0a02015345514809403019010a0108000145dcf4ce4d4f444c0804746573740000006e0325a154454e530e01"
       "01627001020000803f000000bfec7d941d4e454e44003b589533";
   std::string got;
   for (uint8_t x : bytes) {
@@ -472,4 +472,45 @@ TEST_CASE("slices that repeat along dimension 0 are coded as differences", "[bit
   r.coder = bs::Coder::CabacDelta;
   r.payload = nvc::entropy::encode_ints(d.data(), d.size());
   CHECK_THROWS_AS(bs::decode_tensor_ints(r), bs::FormatError);
+}
+
+TEST_CASE("pictures records: pieces round-trip and are checked on the way in", "[bitstream]") {
+  const bs::NvcFile f = sample_file(false);
+  const auto bytes = bs::serialize(f);
+  const bs::NvcFile g = bs::parse(bytes.data(), bytes.size());
+  const bs::TensorRecord& k = g.tensors.back();
+  REQUIRE(k.coder == bs::Coder::Pictures);
+  CHECK(std::string(bs::coder_name(k.coder)) == "pictures");
+  const auto pieces = bs::parse_pictures(k);
+  REQUIRE(pieces.size() == 3);
+  CHECK(pieces[0].codec == bs::PictureCodec::Jpeg);
+  CHECK(pieces[0].width == 2);
+  CHECK(pieces[0].height == 2);
+  CHECK(pieces[0].min == -0.25f);
+  CHECK(pieces[0].max == 0.5f);
+  CHECK(pieces[0].data == std::vector<uint8_t>{0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9});
+  CHECK(pieces[2].codec == bs::PictureCodec::Hevc);
+  CHECK(pieces[2].frames == 5);
+  CHECK(pieces[2].sample_count() == 5);
+  CHECK(std::string(bs::picture_codec_name(pieces[2].codec)) == "hevc");
+  // The bitstream layer cannot decode pictures: it says where they are decoded instead of returning garbage.
+  CHECK_THROWS_WITH(bs::dequantize(k, 7), Catch::Contains("codec/picture_grids.h") && Catch::Contains("keyframes_xy"));
+  CHECK_THROWS_AS(bs::decode_tensor_ints(k), bs::FormatError);
+  CHECK_THROWS_AS(bs::parse_pictures(g.tensors[0]), bs::FormatError);
+
+  // The writer refuses what the reader would refuse.
+  bs::TensorRecord r;
+  r.name = "t";
+  r.shape = {3};
+  std::vector<bs::PicturePiece> p(1);
+  p[0] = {bs::PictureCodec::Jpeg, 2, 2, 1, 0.f, 1.f, {1}};
+  CHECK_THROWS_WITH(bs::encode_tensor_pictures(r, p), Catch::Contains("past the tensor's 3 elements"));
+  p[0] = {bs::PictureCodec::Hevc, 3, 1, 1, 1.f, 0.f, {1}};
+  CHECK_THROWS_WITH(bs::encode_tensor_pictures(r, p), Catch::Contains("invalid range"));
+  p[0] = {bs::PictureCodec::Hevc, 3, 1, 1, 0.f, 1.f, {}};
+  CHECK_THROWS_WITH(bs::encode_tensor_pictures(r, p), Catch::Contains("length 0"));
+  p[0] = {bs::PictureCodec::Hevc, 3, 1, 1, 0.f, 1.f, {9}};
+  bs::encode_tensor_pictures(r, p);
+  CHECK(r.bits == 8);
+  CHECK(bs::parse_pictures(r)[0].data == std::vector<uint8_t>{9});
 }
