@@ -21,6 +21,7 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   std::string input, output, preset = "medium", device = "auto", input_res, fps, stats, recon, model = "tnerv";
   std::string input_format = "auto", config = "auto", ablation, block = "auto", stages = "all";
+  std::string grid_coding;  // NVP only; empty = kDefaultNvpGridCoding
   std::string fit_path = "fast", precision = "auto", fit_log;
   bool cuda_graphs = false;
   double prune = 0.15, lambda = 0, lambda_scale = 1.0;
@@ -134,6 +135,8 @@ int run(const Args& a) {
     if (!a.quiet) std::fprintf(stderr, "nvenc: %s\n", s.c_str());
   };
   const bool nvp = a.model == "nvp";
+  if (!nvp && !a.grid_coding.empty())
+    throw std::invalid_argument("--grid-coding is an NVP option: use it with --model nvp");
   if (!nvp && a.config.rfind("nvp-", 0) == 0)
     throw std::invalid_argument("--config " + a.config + " is an NVP configuration: use it with --model nvp");
   if (nvp && a.config != "auto" && a.config.rfind("nvp-", 0) != 0)
@@ -202,10 +205,13 @@ int run(const Args& a) {
     double weight_bits = 0, grid_bits = 0, fit_seconds = 0, fit_psnr = 0;
     bool stopped_early = false, graphed = false;
   } e;
-  EncodeResult r;  // T-NeRV only
+  EncodeResult r;     // T-NeRV only
+  NvpEncodeResult n;  // NVP only
   if (nvp) {
-    eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " model=nvp preset=" + a.preset + " config=" + a.config;
-    NvpEncodeResult n = encode_nvp(frames, fmt, eo);
+    eo.grid_coding = a.grid_coding.empty() ? std::string(kDefaultNvpGridCoding) : a.grid_coding;
+    eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " model=nvp preset=" + a.preset + " config=" + a.config +
+                      " grid-coding=" + eo.grid_coding;
+    n = encode_nvp(frames, fmt, eo);
     e = {std::move(n.bytes), n.split, n.config.name, n.config.stored_params(), n.fit.steps, n.weight_bits,
          n.grid_bits, n.fit.seconds, n.fit.final_psnr, n.fit.stopped_early, false};
   } else {
@@ -243,13 +249,17 @@ int run(const Args& a) {
                  a.output.c_str(), e.bytes.size(), bpp, a.bpp, fmt_db(m.psnr_yuv).c_str(), fmt_db(m.psnr_y).c_str(),
                  fmt_db(m.psnr_u).c_str(), fmt_db(m.psnr_v).c_str(), fmt_db(m.psnr_rgb).c_str(), m.ms_ssim, T, W, H,
                  app::format_duration(seconds).c_str(), e.fit_seconds, (long long)e.fit_steps);
-    std::fprintf(stderr, "nvenc: bytes: decoder %llu, grids %llu, embeddings %llu, headers %llu; weights %.2f bits, "
-                 "%s %.2f bits",
+    std::fprintf(stderr, "nvenc: bytes: decoder %llu, grids %llu, embeddings %llu, headers %llu; weights %.2f bits, ",
                  (unsigned long long)e.split.component[0], (unsigned long long)e.split.component[1],
-                 (unsigned long long)e.split.component[2], (unsigned long long)e.split.headers, e.weight_bits,
-                 nvp ? "grids" : "embeddings", e.grid_bits);
-    if (nvp) std::fprintf(stderr, "\n");
-    else std::fprintf(stderr, "; %.1f%% of the decoder weights zero\n", 100.0 * r.sparsity);
+                 (unsigned long long)e.split.component[2], (unsigned long long)e.split.headers, e.weight_bits);
+    if (nvp && n.grid_coding == "pictures")
+      std::fprintf(stderr, "grids as pictures: HEVC crf %d, JPEG qscale %d (xy) / %d (xt, yt)\n", n.crf,
+                   NvpPictureSetting{n.crf}.jpeg_qscale_xy(), NvpPictureSetting{n.crf}.jpeg_qscale_t());
+    else if (nvp)
+      std::fprintf(stderr, "grids %.2f bits\n", e.grid_bits);
+    else
+      std::fprintf(stderr, "embeddings %.2f bits; %.1f%% of the decoder weights zero\n", e.grid_bits,
+                   100.0 * r.sparsity);
   }
   if (!a.stats.empty()) {
     app::JsonObject comps;
@@ -271,7 +281,13 @@ int run(const Args& a) {
         .num("fit_steps_per_s", double(e.fit_steps) / std::max(1e-9, e.fit_seconds))
         .integer("interrupted", e.stopped_early ? 1 : 0);
     if (nvp) {
-      j.num("grid_bits", e.grid_bits);
+      j.num("grid_bits", e.grid_bits).str("grid_coding", n.grid_coding).integer("grid_crf", n.crf);
+      for (const NvpCodingTrial& t : n.trials) {
+        app::JsonObject tj;
+        tj.integer("bytes", int64_t(t.bytes)).num("psnr_rgb", t.psnr_rgb).num("weight_bits", t.weight_bits)
+            .num("grid_bits", t.grid_bits).integer("crf", t.crf).str("error", t.error);
+        j.obj("grid_coding_" + t.coding, tj);
+      }
     } else {
       j.str("variant", eo.variant.describe())
           .integer("decoder_params", r.config.decoder_params()).integer("grid_params", r.config.grid_params())
@@ -315,6 +331,11 @@ int main(int argc, char** argv) {
   app.add_option("--preset", a.preset, "fast | medium | slow (fitting epochs)")
       ->check(CLI::IsMember({"fast", "medium", "slow"}));
   app.add_option("--model", a.model, "Model family")->check(CLI::IsMember({"tnerv", "nvp"}));
+  app.add_option("--grid-coding", a.grid_coding,
+                 "NVP grids: cabac (nvc's quantizer + entropy coder) | pictures (the paper's JPEG + HEVC, needs FFmpeg "
+                 "with libx265) | auto (both at the budget, keep the one that decodes better); default " +
+                     std::string(kDefaultNvpGridCoding))
+      ->check(CLI::IsMember(nvp_grid_codings()));
   app.add_option("--device", a.device, "auto | cpu | cuda | cuda:N");
   app.add_option("--frames", a.frames, "Encode at most N frames")->check(CLI::Range(int64_t(1), int64_t(1000000)));
   app.add_option("--seek", a.seek, "Skip the first N frames")->check(CLI::Range(int64_t(0), int64_t(100000000)));

@@ -50,6 +50,7 @@ struct EncodeOptions {
   double lr = 0;                 // peak learning rate; 0 = auto_learning_rate(stored parameters)
   uint64_t seed = 1;
   CompressionOptions compression;
+  std::string grid_coding;       // NVP: cabac | pictures | auto (empty = kDefaultNvpGridCoding, codec/nvp_encode.h)
   std::string encoder_info;      // written into the file's non-critical 'info' section
   std::function<void(const FitProgress&)> on_progress;
   std::function<bool()> should_stop;

@@ -1,5 +1,7 @@
 #include "codec/model_io.h"
 
+#include "codec/picture_grids.h"
+
 #include "codec/device.h"
 #include "codec/flow_tail.h"
 #include "codec/nvp_io.h"
@@ -34,7 +36,8 @@ torch::Tensor tensor_from_record(const bs::TensorRecord& rec, size_t index, cons
     throw bs::FormatError("tensor #" + std::to_string(index) + " ('" + name + "') has shape " + shape_str(shape) +
                           ", the model needs " + shape_str(expect));
   }
-  std::vector<float> values = bs::dequantize(rec, index);
+  std::vector<float> values =
+      rec.coder == bs::Coder::Pictures ? decode_picture_record(rec, index) : bs::dequantize(rec, index);
   return torch::from_blob(values.data(), expect, torch::kFloat32).clone();
 }
 

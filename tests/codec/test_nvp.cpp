@@ -6,6 +6,8 @@
 #include "codec/nvp_fit.h"
 #include "codec/nvp_encode.h"
 #include "codec/nvp_io.h"
+#include "codec/picture_grids.h"
+#include "codec/video/picture_codec.h"
 
 // Catch2 after LibTorch: both define CHECK, and the tests need Catch2's.
 #include <catch2/catch.hpp>
@@ -385,4 +387,156 @@ TEST_CASE("NVP streams: pack, serialize, parse, load and render like the float m
   f = pack_nvp(m, seq, 8, 8, "test");
   f.tensors.pop_back();
   CHECK_THROWS_AS(load_nvp(f, torch::kCPU), bitstream::FormatError);
+}
+
+TEST_CASE("picture records: channel-major pieces, per-piece ranges, values within one step", "[nvp][pictures]") {
+  std::string why;
+  // [6, 3] with axis 1: each channel (column) is a 2x2 picture and a 1x2 picture. Channel c lives around 100 c,
+  // so a piece filled from the wrong elements shows as an error of ~100.
+  std::vector<float> v(18);
+  for (int i = 0; i < 6; ++i)
+    for (int c = 0; c < 3; ++c) v[size_t(i * 3 + c)] = 100.0f * float(c) + 0.5f * float(i) - 1.0f;
+  const std::vector<PicturePieceShape> pieces = {{bitstream::PictureCodec::Jpeg, 2, 2, 1},
+                                                 {bitstream::PictureCodec::Hevc, 1, 2, 1}};
+  PictureQuality q;
+  q.jpeg_qscale = 1;
+  q.hevc_crf = 0;
+  q.hevc_preset = "medium";
+  if (!video::picture_encoders_available(&why)) {
+    CHECK_THROWS(encode_picture_record("t", bitstream::Component::Grids, {6, 3}, 1, v.data(), pieces, q));
+    WARN("picture codecs unavailable (" << why << "): only the error path is tested");
+    return;
+  }
+  const bitstream::TensorRecord rec =
+      encode_picture_record("t", bitstream::Component::Grids, {6, 3}, 1, v.data(), pieces, q);
+  const auto parsed = bitstream::parse_pictures(rec);
+  REQUIRE(parsed.size() == 6);  // 3 channels x 2 pieces
+  CHECK(parsed[0].min == v[0]);                // channel 0, elements 0..3 (rows 0..3 of column 0)
+  CHECK(parsed[0].max == v[9]);
+  CHECK(parsed[1].min == v[12]);               // channel 0, rows 4..5
+  CHECK(parsed[3].min == v[1 + 12]);           // channel 1, rows 4..5
+  const std::vector<float> back = decode_picture_record(rec);
+  REQUIRE(back.size() == v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    INFO("element " << i);
+    CHECK(std::abs(back[i] - v[i]) <= 1.5f / 255.0f * 1.5f + 1e-5f);  // pieces span <= 1.5: a step is 1.5 / 255
+  }
+  CHECK_THROWS_AS(encode_picture_record("t", bitstream::Component::Grids, {7, 3}, 1, std::vector<float>(21).data(),
+                                        pieces, q),
+                  std::invalid_argument);
+  // A damaged picture is an error naming the piece and the tensor.
+  std::vector<bitstream::PicturePiece> bad = parsed;
+  std::fill(bad[5].data.begin(), bad[5].data.end(), uint8_t(0x5A));
+  bitstream::TensorRecord broken = rec;
+  bitstream::encode_tensor_pictures(broken, bad);
+  CHECK_THROWS_WITH(decode_picture_record(broken, 9), Catch::Contains("piece 5 (hevc)") && Catch::Contains("tensor 't'"));
+}
+
+TEST_CASE("NVP with picture-coded grids: the paper's JPEG + HEVC inside .nvc, rate control on the crf",
+          "[nvp][pictures]") {
+  std::string why;
+  if (!video::picture_encoders_available(&why)) {
+    WARN("picture codecs unavailable (" << why << ")");
+    return;
+  }
+  const int W = 48, H = 32, T = 6;
+  torch::manual_seed(5);
+  NvpModel m(small_config(W, H, T, 2, 32));
+  {
+    // Smooth grids, like fitted ones (random noise would be the worst case for JPEG and HEVC).
+    torch::NoGradGuard g;
+    for (auto* t : {&m->keyframes_xy, &m->keyframes_xt, &m->keyframes_yt})
+      t->copy_(torch::sin(torch::arange(t->numel(), torch::kFloat32) * 0.05).view(t->sizes()) * 0.8);
+    m->sparse.copy_(torch::cos(torch::arange(m->sparse.numel(), torch::kFloat32) * 0.02).view(m->sparse.sizes()));
+  }
+  bitstream::SequenceHeader seq;
+  seq.width = W;
+  seq.height = H;
+  seq.frame_count = T;
+  seq.matrix = 1;
+  const torch::Tensor ref = nvp_render_frames(m, 0, T);
+  auto trial = [&](int crf, size_t* bytes) {
+    NvpPictureSetting s;
+    s.crf = crf;
+    const std::vector<uint8_t> data = bitstream::serialize(pack_nvp_pictures(m, seq, s, 8, "test", "medium"));
+    *bytes = data.size();
+    const bitstream::NvcFile g = bitstream::parse(data.data(), data.size());
+    CHECK(g.tensors[0].coder == bitstream::Coder::Pictures);
+    CHECK(g.tensors[3].coder == bitstream::Coder::Pictures);
+    CHECK(g.tensors[3].name == "sparse");
+    CHECK(g.tensors[4].coder != bitstream::Coder::Pictures);  // the network is quantized as usual
+    NvpModel loaded = load_nvp(g, torch::kCPU);
+    for (const char* name : {"keyframes_xy", "sparse"}) {
+      const torch::Tensor a = m->named_parameters()[name], b = loaded->named_parameters()[name];
+      INFO(name << " at crf " << crf);
+      CHECK((a - b).abs().max().item<float>() < (crf <= 10 ? 0.05f : 0.5f));
+    }
+    return -10.0 * std::log10(torch::mse_loss(nvp_render_frames(loaded, 0, T), ref).item<double>() + 1e-12);
+  };
+  size_t fine_bytes = 0, coarse_bytes = 0;
+  const double fine = trial(4, &fine_bytes), coarse = trial(45, &coarse_bytes);
+  INFO("crf 4: " << fine << " dB, " << fine_bytes << " B; crf 45: " << coarse << " dB, " << coarse_bytes << " B");
+  CHECK(fine > 30.0);
+  CHECK(fine > coarse);
+  CHECK(fine_bytes > coarse_bytes);
+  NvpPictureSetting paper;
+  CHECK(paper.crf == 21);
+  CHECK(paper.jpeg_qscale_xy() == 2);  // Table 5 of the NVP appendix, NVP-S
+  CHECK(paper.jpeg_qscale_t() == 3);
+}
+
+TEST_CASE("nvenc's NVP path: grid coding pictures and auto land under the budget and keep the better file",
+          "[nvp][pictures]") {
+  std::string why;
+  const bool pictures = video::picture_encoders_available(&why);
+  // A small moving pattern as 4:2:0 frames.
+  const int W = 48, H = 32, T = 4;
+  std::vector<video::Frame> frames;
+  for (int t = 0; t < T; ++t) {
+    video::Frame f;
+    f.alloc(W, H);
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) f.y[size_t(y * W + x)] = uint8_t(60 + 2 * x + y + 10 * t);
+    std::fill(f.u.begin(), f.u.end(), uint8_t(120));
+    std::fill(f.v.begin(), f.v.end(), uint8_t(136));
+    frames.push_back(f);
+  }
+  video::VideoFormat fmt;
+  fmt.width = W;
+  fmt.height = H;
+  fmt.frame_count = T;
+  EncodeOptions o;
+  o.bpp = 16;  // JPEG headers (~600 bytes an image, one per keyframe level and feature) dominate a model this small
+  o.epochs = 1;
+  o.preset = "fast";
+  o.grid_coding = "auto";
+  const NvpEncodeResult r = encode_nvp(frames, fmt, o);
+  CHECK(double(r.bytes.size()) <= o.bpp * W * H * T / 8.0);
+  if (!pictures) {
+    CHECK(r.trials.size() == 1);
+    CHECK(r.grid_coding == "cabac");
+    o.grid_coding = "pictures";
+    CHECK_THROWS_WITH(encode_nvp(frames, fmt, o), Catch::Contains("needs JPEG and HEVC encoders"));
+    return;
+  }
+  REQUIRE(r.trials.size() == 2);
+  CHECK(r.trials[0].coding == "cabac");
+  CHECK(r.trials[1].coding == "pictures");
+  for (const auto& t : r.trials) {
+    INFO(t.coding << ": " << t.bytes << " B, " << t.psnr_rgb << " dB " << t.error);
+    CHECK(t.error.empty());
+    CHECK(t.bytes > 0);
+    CHECK(t.psnr_rgb > 10.0);
+  }
+  const size_t best = r.trials[0].psnr_rgb >= r.trials[1].psnr_rgb ? 0 : 1;
+  CHECK(r.grid_coding == r.trials[best].coding);
+  CHECK(r.bytes.size() == r.trials[best].bytes);
+  CHECK(r.trials[1].crf >= 0);
+  CHECK(r.trials[1].crf <= 51);
+
+  // A budget that not even crf 51 meets: a clear error that names the way out.
+  o.grid_coding = "pictures";
+  o.bpp = 0.05;
+  o.params = 20000;
+  CHECK_THROWS_WITH(encode_nvp(frames, fmt, o), Catch::Contains("--grid-coding cabac"));
 }
