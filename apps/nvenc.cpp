@@ -29,6 +29,7 @@ struct Args {
   double bpp = 0;
   int64_t frames = -1, seek = 0, params = 0;
   int epochs = 0, batch = 1, threads = 0;
+  double fit_seconds = 0;  // NVP only
   uint64_t seed = 1;
   double lr = 0;
   bool quiet = false, no_progress = false;
@@ -137,6 +138,9 @@ int run(const Args& a) {
   const bool nvp = a.model == "nvp";
   if (!nvp && !a.grid_coding.empty())
     throw std::invalid_argument("--grid-coding is an NVP option: use it with --model nvp");
+  if (!nvp && a.fit_seconds > 0)
+    throw std::invalid_argument("--fit-seconds is an NVP option: use it with --model nvp");
+  if (a.fit_seconds > 0 && a.epochs > 0) throw std::invalid_argument("--fit-seconds and --epochs exclude each other");
   if (!nvp && a.config.rfind("nvp-", 0) == 0)
     throw std::invalid_argument("--config " + a.config + " is an NVP configuration: use it with --model nvp");
   if (nvp && a.config != "auto" && a.config.rfind("nvp-", 0) != 0)
@@ -170,6 +174,7 @@ int run(const Args& a) {
   eo.speed.cuda_graphs = a.cuda_graphs;
   eo.seed = a.seed;
   eo.epochs = a.epochs;
+  eo.fit_seconds = a.fit_seconds;
   eo.batch = a.batch;
   eo.lr = a.lr;
   eo.encoder_info = std::string("nvenc ") + NVC_VERSION + " preset=" + a.preset + " config=" + a.config +
@@ -366,6 +371,10 @@ int main(int argc, char** argv) {
   app.add_option("--lambda-scale", a.lambda_scale, "Expert: multiplies the automatic rate weight")
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--epochs", a.epochs, "Expert: fitting epochs instead of the preset's")->check(CLI::Range(1, 100000));
+  app.add_option("--fit-seconds", a.fit_seconds,
+                 "NVP: fit for this many seconds of wall time (the learning-rate schedule runs over the time) instead "
+                 "of --epochs")
+      ->check(CLI::Range(1.0, 1e7));
   app.add_option("--batch", a.batch, "Frames per fitting step")->check(CLI::Range(1, 256));
   app.add_option("--lr", a.lr, "Peak learning rate (default: from the model size)")->check(CLI::Range(1e-6, 1.0));
   app.add_option("--seed", a.seed, "Seed of the initial weights and the frame order (same seed, same machine and "

@@ -46,6 +46,7 @@ struct EncodeOptions {
   FitSpeed speed;                // how fitting runs (FitSpeed::fast(device) in nvenc; reference() = fp32 eager)
   int64_t params = 0;            // expert override of the stored parameter count (0 = from --bpp)
   int epochs = 0;                // expert override of the preset's epochs
+  double fit_seconds = 0;        // NVP: fit for this wall time instead of a number of epochs (0 = epochs)
   int batch = 1;
   double lr = 0;                 // peak learning rate; 0 = auto_learning_rate(stored parameters)
   uint64_t seed = 1;

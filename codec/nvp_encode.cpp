@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "codec/compress.h"
@@ -164,6 +165,10 @@ NvpEncodeResult encode_nvp(const std::vector<video::Frame>& frames, const video:
   // A step draws at most as many pixels as the video has (with replacement: more only repeats pixels).
   fo.batch_pixels = std::min<int64_t>(opt.device.is_cuda() ? (int64_t(1) << 20) : (int64_t(1) << 14), int64_t(pixels));
   fo.iterations = std::max<int64_t>(100, int64_t(std::ceil(double(epochs) * pixels / double(fo.batch_pixels))));
+  if (opt.fit_seconds > 0) {
+    fo.time_budget_s = opt.fit_seconds;
+    fo.iterations = std::numeric_limits<int64_t>::max();
+  }
   if (opt.lr > 0) fo.lr = opt.lr;
   fo.device = opt.device;
   fo.seed = opt.seed;
@@ -171,9 +176,13 @@ NvpEncodeResult encode_nvp(const std::vector<video::Frame>& frames, const video:
   fo.should_stop = opt.should_stop;
   {
     char line[160];
-    std::snprintf(line, sizeof line, "fitting %lld steps of %lld random pixels (%d passes over the video), AdamW, "
-                  "learning rate %.2g -> %.2g", (long long)fo.iterations, (long long)fo.batch_pixels, epochs, fo.lr,
-                  fo.final_lr);
+    if (fo.time_budget_s > 0)
+      std::snprintf(line, sizeof line, "fitting for %.0f s, steps of %lld random pixels, AdamW, learning rate %.2g -> "
+                    "%.2g over the time", fo.time_budget_s, (long long)fo.batch_pixels, fo.lr, fo.final_lr);
+    else
+      std::snprintf(line, sizeof line, "fitting %lld steps of %lld random pixels (%d passes over the video), AdamW, "
+                    "learning rate %.2g -> %.2g", (long long)fo.iterations, (long long)fo.batch_pixels, epochs,
+                    fo.lr, fo.final_lr);
     log(line);
   }
   r.fit = fit_nvp(model, frames_to_rgb_tensor(frames, fmt.matrix, fmt.full_range), fo);

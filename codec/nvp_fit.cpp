@@ -17,7 +17,8 @@ NvpFitResult fit_nvp(NvpModel& model, const torch::Tensor& frames_in, const NvpF
     throw std::invalid_argument("fit_nvp: the frames are " + std::to_string(W) + "x" + std::to_string(H) + "x" +
                                 std::to_string(T) + ", the model is for " + std::to_string(cfg.width) + "x" +
                                 std::to_string(cfg.height) + "x" + std::to_string(cfg.frames));
-  if (opt.iterations < 1 || opt.batch_pixels < 1) throw std::invalid_argument("fit_nvp: nothing to do");
+  if (opt.iterations < 1 || opt.batch_pixels < 1 || !(opt.time_budget_s >= 0))
+    throw std::invalid_argument("fit_nvp: nothing to do");
   torch::manual_seed(opt.seed);
   const torch::Device dev = opt.device;
   const auto t0 = Clock::now();
@@ -42,7 +43,10 @@ NvpFitResult fit_nvp(NvpModel& model, const torch::Tensor& frames_in, const NvpF
       result.stopped_early = true;
       break;
     }
-    const double p = double(step) / double(std::max<int64_t>(1, opt.iterations - 1));
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (opt.time_budget_s > 0 && elapsed >= opt.time_budget_s) break;
+    const double p = opt.time_budget_s > 0 ? elapsed / opt.time_budget_s
+                                           : double(step) / double(std::max<int64_t>(1, opt.iterations - 1));
     const double lr = opt.final_lr + 0.5 * (opt.lr - opt.final_lr) * (1.0 + std::cos(M_PI * p));
     for (auto& g : optim.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
@@ -81,7 +85,10 @@ NvpFitResult fit_nvp(NvpModel& model, const torch::Tensor& frames_in, const NvpF
         fp.psnr = last_mse > 0 ? -10.0 * std::log10(last_mse) : 100.0;
         fp.elapsed_s = std::chrono::duration<double>(now - t0).count();
         fp.steps_per_s = double(step + 1) / std::max(1e-9, fp.elapsed_s);
-        fp.eta_s = double(opt.iterations - step - 1) / std::max(1e-9, fp.steps_per_s);
+        if (opt.time_budget_s > 0)  // an estimate: the steps the time budget will have held at this rate
+          fp.total_steps = std::max<int64_t>(step + 1, int64_t(fp.steps_per_s * opt.time_budget_s));
+        fp.eta_s = opt.time_budget_s > 0 ? std::max(0.0, opt.time_budget_s - fp.elapsed_s)
+                                         : double(opt.iterations - step - 1) / std::max(1e-9, fp.steps_per_s);
         opt.on_progress(fp);
       }
     }

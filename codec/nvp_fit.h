@@ -11,6 +11,9 @@ namespace nvc {
 
 struct NvpFitOptions {
   int64_t iterations = 1000;
+  // > 0: fit for this many seconds of wall time instead (iterations is then only an upper bound): the cosine runs over
+  // the time, p = elapsed / time_budget_s, and the fit stops when the time is up.
+  double time_budget_s = 0;
   // Pixels per step: the paper uses about 1.2M on a GPU; nvenc picks fewer on a CPU (a step is one pass over them).
   int64_t batch_pixels = 1 << 20;
   // AdamW, cosine from lr to final_lr over the iterations (the paper: 1e-2 -> 1e-5, weight decay 1e-3).

@@ -540,3 +540,29 @@ TEST_CASE("nvenc's NVP path: grid coding pictures and auto land under the budget
   o.params = 20000;
   CHECK_THROWS_WITH(encode_nvp(frames, fmt, o), Catch::Contains("--grid-coding cabac"));
 }
+
+TEST_CASE("fit_nvp with a time budget: the schedule runs over the time and the fit stops when it is up", "[nvp]") {
+  const int W = 16, H = 12, T = 2;
+  torch::manual_seed(9);
+  NvpModel m(small_config(W, H, T, 2, 16));
+  const torch::Tensor frames = torch::rand({T, 3, H, W});
+  NvpFitOptions o;
+  o.iterations = std::numeric_limits<int64_t>::max();
+  o.time_budget_s = 0.5;
+  o.batch_pixels = 64;
+  o.report_interval_s = 0;
+  double first_eta = -1;
+  int64_t total_estimate = 0;
+  o.on_progress = [&](const FitProgress& p) {
+    total_estimate = p.total_steps;
+    if (first_eta < 0) first_eta = p.eta_s;
+  };
+  const NvpFitResult r = fit_nvp(m, frames, o);
+  CHECK(r.seconds >= 0.5);
+  CHECK(r.seconds < 30.0);  // stops (a generous bound: this is not a speed test)
+  CHECK(r.steps > 1);
+  CHECK(total_estimate >= 1);
+  CHECK(first_eta <= 0.5);  // eta counts down from the budget
+  o.time_budget_s = -1;
+  CHECK_THROWS_AS(fit_nvp(m, frames, o), std::invalid_argument);
+}
