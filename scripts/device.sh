@@ -5,9 +5,14 @@
 #   bash scripts/device.sh prepare     here: .deps/ (Debian packages to unpack there) and .clips/ (y4m test clips)
 #   bash scripts/device.sh run [what]  there, with carry [".deps", ".clips"]: unpack into .deps/prefix, configure
 #                                      (FFmpeg off), build, then `what` (default "test perf"):
-#                                        test  the [cuda] tests and the fast-path tests of test_codec
+#                                        test  the [cuda] tests and the fast-path and NVP tests of test_codec
 #                                        perf  python3 bench/perf.py on the GPU, results copied to $OUT/perf
 #                                        all   the whole CTest suite
+#                                        ttq-start  NVP time to quality (bench/time_to_quality.py, NVP-S on the
+#                                              tears clip resized to 1920x1080, 1, 5 and 10 minutes of fitting) in
+#                                              the background: 16+ minutes, more than one device call may run
+#                                        ttq-wait   wait (up to 9 minutes) for it; copies what is done to $OUT/ttq
+#                                              (call again while it is still running)
 #
 # Example (device tool): command "bash scripts/device.sh run test perf", carry [".deps", ".clips"].
 set -euo pipefail
@@ -54,7 +59,7 @@ run() {
   for w in "${what[@]}"; do
     case "$w" in
       test)
-        "$build/tests/codec/test_codec" "[cuda],[fit_speed],[decode_speed],[flow_tail]" ;;
+        "$build/tests/codec/test_codec" "[cuda],[fit_speed],[decode_speed],[flow_tail],[nvp],[nvp_lookup]" ;;
       all)
         (cd "$build" && ctest -j "$(nproc)" --output-on-failure) ;;
       perf)
@@ -63,7 +68,22 @@ run() {
           ${NVC_PERF_ARGS:-}
         if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/perf" && cp "$build"/perf/*.md "$build"/perf/*.json \
           "$build"/perf/commands.log "$OUT/perf/"; fi ;;
-      *) echo "device.sh: unknown step '$w' (test, all, perf)" >&2; exit 2 ;;
+      ttq-start)
+        mkdir -p "$build/ttq"
+        nohup python3 bench/time_to_quality.py --clip "$CLIPS/tears_640x360_48f.y4m" --res 1920x1080 \
+          --config nvp-s --bpp "${NVC_TTQ_BPP:-1.0}" --minutes "${NVC_TTQ_MINUTES:-1,5,10}" --device cuda \
+          --build "$build" --out "$build/ttq" >"$build/ttq/run.log" 2>&1 &
+        echo $! >"$build/ttq/pid"
+        log "time to quality running in the background (pid $(cat "$build/ttq/pid")); follow with: run ttq-wait" ;;
+      ttq-wait)
+        local pid
+        pid=$(cat "$build/ttq/pid")
+        for _ in $(seq 1 540); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        if kill -0 "$pid" 2>/dev/null; then log "still running"; else log "done"; fi
+        tail -20 "$build/ttq/run.log" >&2
+        if [ -n "${OUT:-}" ]; then mkdir -p "$OUT/ttq" && cp "$build"/ttq/*.md "$build"/ttq/*.json "$build"/ttq/*.log \
+          "$OUT/ttq/" 2>/dev/null || true; fi ;;
+      *) echo "device.sh: unknown step '$w' (test, all, perf, ttq-start, ttq-wait)" >&2; exit 2 ;;
     esac
   done
 }
@@ -71,5 +91,5 @@ run() {
 case "${1:-}" in
   prepare) prepare ;;
   run) shift; run "$@" ;;
-  *) echo "usage: bash scripts/device.sh prepare | run [test] [perf] [all]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/device.sh prepare | run [test] [perf] [all] [ttq-start] [ttq-wait]" >&2; exit 2 ;;
 esac
