@@ -210,4 +210,12 @@ TEST_CASE("nvenc --model nvp encodes to the budget and nvdec decodes the NVP str
   // NVP configuration names belong to --model nvp, T-NeRV's to tnerv.
   CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --config nvp-s --bpp 0.3").code == 2);
   CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --model nvp --config 3.0m --bpp 0.3").code == 2);
+  // So do --grid-coding and --fit-seconds; --fit-seconds replaces --epochs.
+  const Result gc = run(nvenc + " " + clip + " -o " + out.string() + " --grid-coding pictures --bpp 0.3");
+  CHECK(gc.code == 2);
+  CHECK(gc.output.find("--grid-coding is an NVP option") != std::string::npos);
+  CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --model nvp --grid-coding jpeg --bpp 0.3").code == 2);
+  CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --fit-seconds 5 --bpp 0.3").code == 2);
+  CHECK(run(nvenc + " " + clip + " -o " + out.string() + " --model nvp --fit-seconds 5 --epochs 2 --bpp 0.3").code == 2);
+  CHECK(json.find("\"grid_coding\": \"cabac\"") != std::string::npos);  // the default
 }
