@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Speed benchmarks: fitting throughput and decode frame rates, each compared side by side in one run.
 
-    python3 bench/perf.py [--device auto|cpu|cuda] [--sections fit,paper-fit,decode,cpu-decode] [--out DIR]
-                          [--fit-clip CLIP] [--fit-epochs N] [--decode-frames N] [--quick]
+    python3 bench/perf.py [--device auto|cpu|cuda] [--sections fit,paper-fit,decode,cpu-decode,nvp-decode]
+                          [--out DIR] [--fit-clip CLIP] [--fit-epochs N] [--decode-frames N] [--nvp-res WxH] [--quick]
 
 Sections (default: all that make sense on the device; bench/README.md has the protocol):
   fit         nvenc --fit-path reference (fp32 eager LibTorch) vs --fit-path fast, and fast + --cuda-graphs on CUDA,
@@ -18,6 +18,10 @@ Sections (default: all that make sense on the device; bench/README.md has the pr
               of the theoretical limit (decoder FLOPs per frame against the GPU's dense fp16 tensor rate).
   cpu-decode  the CPU decode path at 640x360: the model nvenc would fit to tears_of_steel at 0.1 bpp, and the 3.0m
               paper configuration, decoded by nvdec on the CPU.
+  nvp-decode  a random-weight NVP-S (nvc_perf nvp-make) at --nvp-res (default 1920x1080 on CUDA, 640x360 on the
+              CPU): decode frame rate of the LibTorch path (nvp_render_frames, fp32) against the fused kernel (fp16,
+              CUDA) or the CPU path (CPU), and nvdec end to end to /dev/null; on CUDA against the issue's 60 fps goal
+              and the fp16 tensor-core limit.
 
 Writes OUT/perf.json (every measurement) and OUT/perf.md (tables with device, commit, date and this command), and
 prints the markdown. Binaries come from --build (default: this checkout's build/).
@@ -290,20 +294,71 @@ class Bench:
                            f"| {r['network_fps']:.2f} | {r['nvdec_fps']:.2f} |")
         self.md.append("")
 
+    def section_nvp_decode(self):
+        dev = self.a.device if self.a.device.startswith("cuda") else ("cuda" if self.cuda else "cpu")
+        res = self.a.nvp_res or ("1920x1080" if self.cuda else "640x360")
+        frames = self.a.nvp_frames or (24 if self.cuda else 4)
+        model = self.out / f"nvp-s-{res}-{frames}.nvc"
+        if not model.exists():
+            run([self.perf, "nvp-make", "--config", "nvp-s", "--res", res, "--frames", str(frames), "-o", model],
+                self.cmdlog)
+        variants = [("LibTorch path, fp32", ["--nvp-path", "reference", "--precision", "fp32"])]
+        if self.cuda:
+            variants.append(("fused kernel, fp16 (nvdec default)", ["--nvp-path", "fused"]))
+        else:
+            variants.append(("CPU path, fp32 (nvdec default)", ["--nvp-path", "cpu"]))
+        rows = [(name, self.perf_decode(model, dev, extra)) for name, extra in variants]
+        p, wall = run([self.nvdec, model, "-o", "/dev/null", "--device", dev], self.cmdlog)
+        n, secs, fps_null = nvdec_fps(p.stderr)
+        path = re.search(r"\((nvp, [^\n]*), batch", p.stderr)
+        self.results["nvp_decode"] = dict(model=str(model), res=res, frames=frames,
+                                          variants=[dict(name=k, **r) for k, r in rows],
+                                          nvdec=dict(fps_null=fps_null, frames=n, seconds=secs, process_wall_s=wall,
+                                                     path=path.group(1) if path else None))
+        first = rows[0][1]
+        macs = first["decoder_macs_per_frame"]
+        peak = peak_tflops(first["device_name"]) if self.cuda else None
+        limit = peak * 1e12 / (2.0 * macs) if peak else None
+        self.md += [f"### NVP decoding: NVP-S at {first['width']}x{first['height']} (random weights, "
+                    f"{first['params']} parameters, {2e-9 * macs:.0f} GFLOPs per frame in the network), "
+                    f"{first['device_name']}, {first['frames']} frames", "",
+                    "| path | network fps | speed-up | to host fps | self-check error |" +
+                    (" % of fp16 limit |" if limit else ""),
+                    "|---|---:|---:|---:|---:|" + ("---:|" if limit else "")]
+        base = first["network_fps"]
+        for name, r in rows:
+            err = r.get("check_error", -1)
+            line = (f"| {name} ({r['path']}) | {fps(r['network_fps'])} | {r['network_fps'] / base:.2f}x | "
+                    f"{fps(r['host_fps'])} | {'-' if err < 0 else f'{err:.1e}'} |")
+            if limit:
+                line += f" {100.0 * r['network_fps'] / limit:.1f}% |"
+            self.md.append(line)
+        self.md += ["", f"nvdec to /dev/null (its own clock, file parsing and model load included): {fps(fps_null)} "
+                        f"fps for {n} frames ({wall:.1f} s whole process).", ""]
+        if self.cuda:
+            best = rows[-1][1]["network_fps"]
+            self.md += [f"Goal (issue 6): >= 60 fps at 1080p for NVP-S on an H100: "
+                        f"{'met' if best >= 60 and first['width'] == 1920 else 'not met'} ({fps(best)} fps)."]
+            if limit:
+                self.md += [f"Theoretical limit: {peak:.0f} TFLOP/s dense fp16 / {2e-9 * macs:.0f} GFLOPs = "
+                            f"{limit:.0f} fps."]
+            self.md.append("")
+
     def main(self):
         self.cuda = self.a.device.startswith("cuda") or (self.a.device == "auto" and has_gpu())
         sections = self.a.sections.split(",") if self.a.sections else (
-            ["fit", "paper-fit", "decode", "cpu-decode"] if self.cuda else ["fit", "cpu-decode"])
+            ["fit", "paper-fit", "decode", "cpu-decode", "nvp-decode"] if self.cuda else
+            ["fit", "cpu-decode", "nvp-decode"])
         header = [f"## Performance run {datetime.date.today().isoformat()}, commit {git_commit()}", "",
                   f"Command: `python3 bench/perf.py {' '.join(shlex.quote(x) for x in sys.argv[1:])}`  ",
                   f"Host: {platform.node()}, {os.cpu_count()} CPU cores; device: "
                   f"{'CUDA' if self.cuda else 'CPU only'}", ""]
-        known = {"fit", "paper-fit", "decode", "cpu-decode"}
+        known = {"fit", "paper-fit", "decode", "cpu-decode", "nvp-decode"}
         for s in sections:
             if s not in known:
                 sys.exit(f"perf.py: unknown section '{s}' (expected {', '.join(sorted(known))})")
         # Sections that need a clip are skipped, with a note, when it is missing (a GPU machine without ../shared).
-        needs = {"fit": [self.a.fit_clip], "paper-fit": [self.a.paper_clip], "decode": [], "cpu-decode": []}
+        needs = {"fit": [self.a.fit_clip], "paper-fit": [self.a.paper_clip], "decode": [], "cpu-decode": [], "nvp-decode": []}
         for s in sections:
             missing = [c for c in needs[s] if not Path(c).exists()]
             if missing:
@@ -332,7 +387,7 @@ def has_gpu():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    ap.add_argument("--sections", default="", help="comma list of fit, paper-fit, decode, cpu-decode")
+    ap.add_argument("--sections", default="", help="comma list of fit, paper-fit, decode, cpu-decode, nvp-decode")
     ap.add_argument("--build", default=str(REPO / "build"))
     ap.add_argument("--out", default=str(REPO / "build" / "perf"))
     ap.add_argument("--fit-clip", default=str(DATA / "vtest_192x144_10fps_30f.y4m"))
@@ -346,6 +401,8 @@ def main():
     ap.add_argument("--decode-res", default="1920x1080")
     ap.add_argument("--decode-frames", type=int, default=120)
     ap.add_argument("--cpu-frames", type=int, default=12)
+    ap.add_argument("--nvp-res", default="", help="nvp-decode size (default 1920x1080 on CUDA, 640x360 on the CPU)")
+    ap.add_argument("--nvp-frames", type=int, default=0, help="nvp-decode frames (default 24 on CUDA, 4 on the CPU)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer epochs, frames and repeats (a smoke run)")
     a = ap.parse_args()
