@@ -70,10 +70,10 @@ int print_model(const Args& a) {
   if (a.model == "nvp") {
     if (a.config != "auto" && !nvp_name)
       throw std::invalid_argument("--config " + a.config + " is a T-NeRV configuration; NVP takes auto, nvp-s or nvp-l");
-    // auto: every stored parameter at 8 bits (the paper's quantization, no entropy coding or headers counted).
+    // auto: the model nvenc would fit for this --bpp (nvp_param_budget) or --params.
     const NvpConfig c = a.config != "auto" ? named_nvp_config(a.config, W, H, int(a.frames))
                         : auto_nvp_config(W, H, int(a.frames),
-                                          a.params > 0 ? a.params : int64_t(a.bpp * double(W) * H * a.frames / 8.0));
+                                          a.params > 0 ? a.params : nvp_param_budget(a.bpp, W, H, int(a.frames)));
     const double total = double(c.stored_params());
     app::JsonObject split;
     split.num("keyframes", c.keyframe_params() / total).num("sparse", c.sparse_params() / total)

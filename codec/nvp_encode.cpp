@@ -38,6 +38,10 @@ bs::NvcFile pack_nvp(NvpModel& model, const bs::SequenceHeader& seq, double weig
 
 const char* const kDefaultNvpGridCoding = "cabac";
 
+int64_t nvp_param_budget(double bpp, int width, int height, int frames) {
+  return int64_t(bpp * double(width) * double(height) * double(frames) / kNvpAssumedBitsPerParam);
+}
+
 std::vector<std::string> nvp_grid_codings() { return {"cabac", "pictures", "auto"}; }
 
 int NvpPictureSetting::jpeg_qscale_xy() const { return std::max(1, int(std::lround(crf / 10.0))); }
@@ -149,7 +153,7 @@ NvpEncodeResult encode_nvp(const std::vector<video::Frame>& frames, const video:
   NvpEncodeResult r;
   r.target_bytes = opt.bpp * double(W) * double(H) * double(T) / 8.0;
   if (opt.config == "auto") {
-    const int64_t budget = opt.params > 0 ? opt.params : int64_t(r.target_bytes * 8.0 / kAssumedBitsPerParam);
+    const int64_t budget = opt.params > 0 ? opt.params : nvp_param_budget(opt.bpp, W, H, T);
     r.config = auto_nvp_config(W, H, T, budget);
   } else {
     r.config = named_nvp_config(opt.config, W, H, T);

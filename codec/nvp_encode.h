@@ -60,7 +60,18 @@ std::vector<std::string> nvp_grid_codings();
 // The default of nvenc --grid-coding, chosen by the measurements in docs/benchmarks.md.
 extern const char* const kDefaultNvpGridCoding;
 
-// nvenc --model nvp: size an NVP from --bpp (opt.config "auto", kAssumedBitsPerParam per stored parameter) or take
+// Average coded bits per stored parameter assumed when nvenc sizes an NVP from --bpp (config auto); rate control then
+// tunes the precision to the exact budget. Measured on vtest 192x144x30 (30 epochs, CPU, grids cabac, PSNR-YUV of
+// the decoded file; one fit per point, whose spread is several tenths of a dB):
+//   0.1 bpp: 18k parameters (4.5 bits) 27.74 dB, 27k (3.0) 26.96
+//   0.2 bpp: 26k (6.3) 27.98, 37k (4.5) 29.39, 54k (3.1) 30.10, 74k (2.2) 29.36, 110k (1.5) 23.79
+//   0.4 bpp: 74k (4.5) 32.07, 110k (3.0) 31.05
+// 4.5 (T-NeRV's kAssumedBitsPerParam) is best at two of the three rates; no other value is better across them.
+constexpr double kNvpAssumedBitsPerParam = 4.5;
+// The stored-parameter budget of an auto NVP for a target of `bpp` bits per pixel.
+int64_t nvp_param_budget(double bpp, int width, int height, int frames);
+
+// nvenc --model nvp: size an NVP from --bpp (opt.config "auto", nvp_param_budget) or take
 // nvp-s / nvp-l, fit it on random pixels (opt.epochs passes over the video's pixels, default the preset's epochs
 // / 3; 2^20 pixels a step on CUDA, 2^14 on the CPU, at most the video's pixel count), then rate control as for
 // T-NeRV (fit_to_budget, grids at the weights' precision + kDefaultEmbeddingOffset) or, with grid coding "pictures", the finest picture setting whose file
