@@ -237,7 +237,6 @@ struct NvpRenderer::Fused {
 };
 
 NvpRenderer::NvpRenderer(NvpModel model, const NvpRenderOptions& options) : model_(std::move(model)), opt_(options) {
-  const NvpConfig& cfg = model_->cfg;
   const torch::Device dev = model_->sparse.device();
   const auto prec = opt_.precision;
   if (prec != c10::ScalarType::Undefined && prec != torch::kFloat32 && prec != torch::kFloat16 &&
@@ -269,6 +268,7 @@ NvpRenderer::NvpRenderer(NvpModel model, const NvpRenderOptions& options) : mode
     fall_back("the fused kernel needs a CUDA device, the model is on " + dev.str());
     return;
   }
+  const NvpConfig& cfg = model_->cfg;
   const c10::cuda::CUDAGuard guard(dev);
   const int di = dev.index() < 0 ? c10::cuda::current_device() : dev.index();
   const int cc = cuda::nvp_render_compute_capability(di);
