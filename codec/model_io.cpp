@@ -386,7 +386,7 @@ void FrameDecoder::decode(int first, int count, const std::function<bool(int, co
 std::unique_ptr<StreamDecoder> open_stream_decoder(const bs::NvcFile& file, const torch::Device& device,
                                                    const DecodeOptions& options) {
   if (file.model.kind == "tnerv") return std::make_unique<FrameDecoder>(file, device, options);
-  if (file.model.kind == "nvp") return std::make_unique<NvpFrameDecoder>(file, device, options.batch);
+  if (file.model.kind == "nvp") return std::make_unique<NvpFrameDecoder>(file, device, options);
   throw bs::FormatError("unknown model kind '" + file.model.kind + "' (this nvdec decodes tnerv and nvp)");
 }
 
