@@ -13,6 +13,7 @@
 #ifdef NVC_HAVE_CUDA
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
 #endif
 
 namespace nvc {
@@ -380,8 +381,23 @@ bool NvpRenderer::fused_first_batch(int first, int count, torch::Tensor* rgb) {
     fall_back(std::string("the kernel did not launch: ") + e.what());
     return false;
   }
+  if (count == 0) {  // nothing rendered, nothing checked: the next batch is the first one
+    *rgb = out;
+    return true;
+  }
+#ifdef NVC_HAVE_CUDA
+  // A fault inside the kernel (an illegal address) surfaces only at the next synchronisation; wait here so that it
+  // is reported as the kernel's, not as an error of the reference path below. Such errors poison the CUDA context,
+  // so there is no falling back: the message says how to decode without the kernel.
+  {
+    const cudaError_t err = cudaStreamSynchronize(c10::cuda::getCurrentCUDAStream(out.device().index()).stream());
+    if (err != cudaSuccess)
+      throw std::runtime_error(std::string("the fused NVP kernel failed on the GPU: ") + cudaGetErrorString(err) +
+                               " (nvdec --precision fp32 decodes through LibTorch instead)");
+  }
+#endif
   checked_ = true;
-  if (!opt_.self_check || count == 0) {
+  if (!opt_.self_check) {
     *rgb = out;
     return true;
   }

@@ -6,6 +6,8 @@
 #include <mma.h>
 
 #include <climits>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -339,9 +341,21 @@ void launch(const char* what, const NvpRenderGrids& g, const NvpRenderNet& net, 
 
   const NvpRenderSmem L = nvp_render_smem(shape, warps);
   const KernelFn k = net.hidden <= 128 ? pick_features<8>(g.lv.features) : pick_features<16>(g.lv.features);
-  cudaError_t err = cudaFuncSetAttribute(reinterpret_cast<const void*>(k), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(L.total));
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+  // The attribute belongs to the kernel function, shared by every renderer: only ever raise it, so that another
+  // thread's smaller model cannot lower it between this call and this launch.
+  cudaError_t err = cudaSuccess;
+  {
+    static std::mutex smem_mutex;
+    static std::map<const void*, size_t> smem_set;
+    const std::lock_guard<std::mutex> lock(smem_mutex);
+    size_t& set = smem_set[reinterpret_cast<const void*>(k)];
+    if (L.total > set) {
+      err = cudaFuncSetAttribute(reinterpret_cast<const void*>(k), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 int(L.total));
+      if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+      set = L.total;
+    }
+  }
   k<<<unsigned(tiles), unsigned(warps * 32), L.total, static_cast<cudaStream_t>(stream)>>>(g, net, fr, L, yc, rgb,
                                                                                            yuv);
   err = cudaGetLastError();
@@ -353,7 +367,10 @@ void launch(const char* what, const NvpRenderGrids& g, const NvpRenderNet& net, 
 size_t nvp_render_max_smem(int device) {
   int v = 0;
   if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) return 48 * 1024;
-  return size_t(v);
+  // sm_90 binaries of these kernels carry 1 KB of reserved shared memory (.nv.reservedSmem) that may count against
+  // the opt-in limit: plan without it, so a model that would land in that last KB takes the smaller tile instead of
+  // failing to launch.
+  return v > 1024 ? size_t(v) - 1024 : size_t(v);
 }
 
 int nvp_render_compute_capability(int device) {

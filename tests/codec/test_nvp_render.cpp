@@ -401,6 +401,14 @@ TEST_CASE("NVP fused kernel on the GPU: unsupported configurations and failed se
   CHECK(torch::equal(strict.render_yuv420(1, 2, 1, false),
                      rgb_batch_to_yuv420(nvp_render_frames(g, 1, 2), 32, 16, 1, false)));
 
+  // An empty first batch checks nothing and must not count as the checked one: the strict check still catches the
+  // next batch.
+  NvpRenderer empty_first(g, o);
+  CHECK(empty_first.render_rgb(0, 0).size(0) == 0);
+  CHECK(empty_first.check_error() < 0.0);
+  CHECK(torch::equal(empty_first.render_rgb(0, 2), nvp_render_frames(g, 0, 2)));
+  CHECK(empty_first.path() == NvpRenderPath::kReference);
+
   // The same model with the default tolerance passes its self-check and stays fused.
   NvpRenderer normal(g, fused_options(true));
   normal.render_yuv420(0, 2, 1, false);
