@@ -336,11 +336,10 @@ void FrameDecoder::decode_device(int first, int count,
   }
 }
 
-void FrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
-  const int W = model_.cfg.width, H = model_.cfg.height;
+void deliver_frames_pipelined(int W, int H, const torch::Device& device,
+                              const std::function<void(const DeviceBatchSink&)>& produce,
+                              const std::function<bool(int, const video::Frame&)>& sink) {
   const size_t ys = size_t(W) * H, cs = ys / 4;
-  // Batch i's bytes are copied to pinned host memory behind an event and handed to the sink only after batch i+1
-  // has been queued, so writing overlaps the GPU's work (on the CPU the copy is the tensor itself).
   struct InFlight {
     int start = 0;
     torch::Tensor host;
@@ -362,15 +361,15 @@ void FrameDecoder::decode(int first, int count, const std::function<bool(int, co
     }
     return true;
   };
-  decode_device(first, count, [&](int start, const torch::Tensor& yuv) {
+  produce([&](int start, const torch::Tensor& yuv) {
     auto cur = std::make_unique<InFlight>();
     cur->start = start;
     if (yuv.is_cuda()) {
       cur->host = torch::empty(yuv.sizes(), torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(true));
       cur->host.copy_(yuv, /*non_blocking=*/true);
-      cur->copied.record(device_);
+      cur->copied.record(device);
     } else {
-      cur->host = yuv;
+      cur->host = yuv.contiguous();
     }
     if (prev && !deliver(*prev)) {
       stopped = true;
@@ -381,6 +380,11 @@ void FrameDecoder::decode(int first, int count, const std::function<bool(int, co
     return true;
   });
   if (prev && !stopped) deliver(*prev);
+}
+
+void FrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
+  deliver_frames_pipelined(model_.cfg.width, model_.cfg.height, device_,
+                           [&](const DeviceBatchSink& batch) { decode_device(first, count, batch); }, sink);
 }
 
 std::unique_ptr<StreamDecoder> open_stream_decoder(const bs::NvcFile& file, const torch::Device& device,

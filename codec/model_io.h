@@ -64,6 +64,15 @@ class StreamDecoder {
   virtual std::string describe() const = 0;
 };
 
+// 4:2:0 batches [n, W * H * 3 / 2] uint8 (on `device` or the CPU) as `produce` hands them out, delivered to a
+// per-frame sink: batch i's bytes are copied to pinned host memory behind an event and reach the sink only after
+// batch i + 1 has been queued, so writing overlaps the device's work (on the CPU the copy is the tensor itself).
+// The sink returns false to stop; `produce` then sees its own sink return false.
+using DeviceBatchSink = std::function<bool(int start, const torch::Tensor& yuv)>;
+void deliver_frames_pipelined(int width, int height, const torch::Device& device,
+                              const std::function<void(const DeviceBatchSink&)>& produce,
+                              const std::function<bool(int index, const video::Frame& frame)>& sink);
+
 // The decoder for the file's model kind ("tnerv": FrameDecoder, "nvp": NvpFrameDecoder in codec/nvp_io.h). Throws
 // bitstream::FormatError for an unknown kind or a model that does not fit its records.
 std::unique_ptr<StreamDecoder> open_stream_decoder(const bitstream::NvcFile& file, const torch::Device& device,

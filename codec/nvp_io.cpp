@@ -57,50 +57,8 @@ void NvpFrameDecoder::decode_device(int first, int count, const std::function<bo
 }
 
 void NvpFrameDecoder::decode(int first, int count, const std::function<bool(int, const video::Frame&)>& sink) {
-  const int W = cfg_.width, H = cfg_.height;
-  const size_t ys = size_t(W) * H, cs = ys / 4;
-  // As FrameDecoder::decode: batch i's bytes go to pinned host memory behind an event and reach the sink only after
-  // batch i+1 has been queued, so the GPU renders while the host writes.
-  struct InFlight {
-    int start = 0;
-    torch::Tensor host;
-    DeviceEvent copied;
-  };
-  std::unique_ptr<InFlight> prev;
-  bool stopped = false;
-  auto deliver = [&](InFlight& f) {
-    f.copied.wait();
-    video::Frame frame;
-    frame.width = W;
-    frame.height = H;
-    for (int64_t k = 0; k < f.host.size(0); ++k) {
-      const uint8_t* p = f.host[k].data_ptr<uint8_t>();
-      frame.y.assign(p, p + ys);
-      frame.u.assign(p + ys, p + ys + cs);
-      frame.v.assign(p + ys + cs, p + ys + 2 * cs);
-      if (!sink(f.start + int(k), frame)) return false;
-    }
-    return true;
-  };
-  decode_device(first, count, [&](int start, const torch::Tensor& yuv) {
-    auto cur = std::make_unique<InFlight>();
-    cur->start = start;
-    if (yuv.is_cuda()) {
-      cur->host = torch::empty(yuv.sizes(), torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(true));
-      cur->host.copy_(yuv, /*non_blocking=*/true);
-      cur->copied.record(device_);
-    } else {
-      cur->host = yuv.contiguous();
-    }
-    if (prev && !deliver(*prev)) {
-      stopped = true;
-      prev.reset();
-      return false;
-    }
-    prev = std::move(cur);
-    return true;
-  });
-  if (prev && !stopped) deliver(*prev);
+  deliver_frames_pipelined(cfg_.width, cfg_.height, device_,
+                           [&](const DeviceBatchSink& batch) { decode_device(first, count, batch); }, sink);
 }
 
 std::string NvpFrameDecoder::describe() const {
