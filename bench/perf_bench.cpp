@@ -131,9 +131,13 @@ int64_t nvp_macs_per_pixel(const NvpConfig& c) {
   return Z * H + (L - 1) * (H + Z) * H + H + (L - 1) * H * H + 3 * H;
 }
 
-int nvp_decode(const bs::NvcFile& file, const std::string& path, const torch::Device& device, const DecodeOptions& o,
-               const std::string& nvp_path, int repeat) {
-  NvpFrameDecoder dec(file, device, o, parse_nvp_render_path(nvp_path));
+// Best of `repeat` timings of a whole decode, after one untimed warm-up pass: the network alone (decode_device, bytes
+// left on the device) and end to end to host frames (decode).
+struct DecodeTimes {
+  double network_s = 1e30, host_s = 1e30;
+};
+template <class Decoder>
+DecodeTimes time_decoder(Decoder& dec, const torch::Device& device, int repeat) {
   const int T = dec.frame_count();
   auto time_network = [&] {
     const auto t0 = Clock::now();
@@ -150,10 +154,19 @@ int nvp_decode(const bs::NvcFile& file, const std::string& path, const torch::De
     });
     return std::chrono::duration<double>(Clock::now() - t0).count() + 0.0 * double(checksum);
   };
-  time_network();  // warm-up: the fused kernel's self-check, allocations
-  double net = 1e30, host = 1e30;
-  for (int r = 0; r < std::max(1, repeat); ++r) net = std::min(net, time_network());
-  for (int r = 0; r < std::max(1, repeat); ++r) host = std::min(host, time_host());
+  time_network();
+  DecodeTimes t;
+  for (int r = 0; r < std::max(1, repeat); ++r) t.network_s = std::min(t.network_s, time_network());
+  for (int r = 0; r < std::max(1, repeat); ++r) t.host_s = std::min(t.host_s, time_host());
+  return t;
+}
+
+int nvp_decode(const bs::NvcFile& file, const std::string& path, const torch::Device& device, const DecodeOptions& o,
+               const std::string& nvp_path, int repeat) {
+  NvpFrameDecoder dec(file, device, o, parse_nvp_render_path(nvp_path));
+  const int T = dec.frame_count();
+  const DecodeTimes t = time_decoder(dec, device, repeat);  // warm-up: the fused kernel's self-check, allocations
+  const double net = t.network_s, host = t.host_s;
   const NvpConfig& c = dec.config();
   const int64_t macs = nvp_macs_per_pixel(c) * c.width * c.height;
   std::printf("{\"file\": %s, \"model\": \"nvp\", \"device\": %s, \"device_name\": %s, \"config\": %s, "
@@ -181,26 +194,8 @@ int decode(const std::string& path, const std::string& device_spec, const std::s
   if (file.model.kind == "nvp") return nvp_decode(file, path, device, o, nvp_path, repeat);
   FrameDecoder dec(file, device, o);
   const int T = dec.frame_count();
-
-  auto time_network = [&] {
-    const auto t0 = Clock::now();
-    dec.decode_device(0, T, [](int, const torch::Tensor&) { return true; });
-    synchronize(device);
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
-  auto time_host = [&] {
-    const auto t0 = Clock::now();
-    int64_t checksum = 0;
-    dec.decode(0, T, [&](int, const video::Frame& f) {
-      checksum += f.y[f.y.size() / 2];
-      return true;
-    });
-    return std::chrono::duration<double>(Clock::now() - t0).count() + 0.0 * double(checksum);
-  };
-  time_network();  // warm-up: graph capture, cuDNN autotuning, allocator
-  double net = 1e30, host = 1e30;
-  for (int r = 0; r < std::max(1, repeat); ++r) net = std::min(net, time_network());
-  for (int r = 0; r < std::max(1, repeat); ++r) host = std::min(host, time_host());
+  const DecodeTimes t = time_decoder(dec, device, repeat);  // warm-up: graph capture, cuDNN autotuning, allocator
+  const double net = t.network_s, host = t.host_s;
 
   const TNervConfig& c = dec.config();
   std::printf("{\"file\": %s, \"device\": %s, \"device_name\": %s, \"config\": %s, \"width\": %d, "
