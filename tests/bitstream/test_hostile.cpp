@@ -334,10 +334,17 @@ TEST_CASE("hostile lengths, counts and varints are refused without large allocat
       r.insert(r.end(), payload.begin(), payload.end());
       return file_with_tens(tens_with({r}, 1));
     };
-    std::vector<uint8_t> ok;
-    put_varint(ok, 1);
-    piece(ok, 0, 2, 2, 1, 0.f, 1.f, {1, 2, 3});
-    REQUIRE(bs::parse_pictures(bs::parse(pictures(ok).data(), pictures(ok).size()).tensors[0]).size() == 1);
+    // A payload of one piece.
+    auto single = [&](uint8_t codec, uint64_t w, uint64_t h, uint64_t frames, float lo, float hi,
+                      std::vector<uint8_t> data) {
+      std::vector<uint8_t> p;
+      put_varint(p, 1);
+      piece(p, codec, w, h, frames, lo, hi, std::move(data));
+      return p;
+    };
+    const std::vector<uint8_t> ok = single(0, 2, 2, 1, 0.f, 1.f, {1, 2, 3});
+    const std::vector<uint8_t> ok_file = pictures(ok);
+    REQUIRE(bs::parse_pictures(bs::parse(ok_file.data(), ok_file.size()).tensors[0]).size() == 1);
     add("pictures at 7 bits", pictures(ok, 7), "pictures tensor with bit depth 7 (must be 8)");
     std::vector<uint8_t> p;
     put_varint(p, 0);
@@ -345,42 +352,20 @@ TEST_CASE("hostile lengths, counts and varints are refused without large allocat
     p.clear();
     put_varint(p, 65537);
     add("65537 pieces", pictures(p), "piece count 65537 out of range");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 2, 2, 2, 1, 0.f, 1.f, {1});
-    add("picture codec 2", pictures(p), "piece 0 has unknown picture codec 2");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 0, 1, 2, 2, 0.f, 1.f, {1});
-    add("JPEG of 2 frames", pictures(p), "piece 0 is a JPEG of 2 frames");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 1, 16384, 16384, 1000000, 0.f, 1.f, {1});
-    add("pictures past the elements", pictures(p), "piece 0 takes the pictures past the tensor's 4 elements");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 1, 16385, 1, 1, 0.f, 1.f, {1});
-    add("picture width 16385", pictures(p), "piece 0 width 16385 out of range [1, 16384]");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 1, 2, 2, 1, std::nanf(""), 1.f, {1});
-    add("NaN minimum", pictures(p), "piece 0 has an invalid range");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 1, 2, 2, 1, 2.f, 1.f, {1});
-    add("minimum above maximum", pictures(p), "piece 0 has an invalid range");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 1, 2, 2, 1, 0.f, 1.f, {});
-    add("empty picture data", pictures(p), "piece 0 length 0 out of range");
+    add("picture codec 2", pictures(single(2, 2, 2, 1, 0.f, 1.f, {1})), "piece 0 has unknown picture codec 2");
+    add("JPEG of 2 frames", pictures(single(0, 1, 2, 2, 0.f, 1.f, {1})), "piece 0 is a JPEG of 2 frames");
+    add("pictures past the elements", pictures(single(1, 16384, 16384, 1000000, 0.f, 1.f, {1})),
+        "piece 0 takes the pictures past the tensor's 4 elements");
+    add("picture width 16385", pictures(single(1, 16385, 1, 1, 0.f, 1.f, {1})),
+        "piece 0 width 16385 out of range [1, 16384]");
+    add("NaN minimum", pictures(single(1, 2, 2, 1, std::nanf(""), 1.f, {1})), "piece 0 has an invalid range");
+    add("minimum above maximum", pictures(single(1, 2, 2, 1, 2.f, 1.f, {1})), "piece 0 has an invalid range");
+    add("empty picture data", pictures(single(1, 2, 2, 1, 0.f, 1.f, {})), "piece 0 length 0 out of range");
     p.clear();
     put_varint(p, 2);
     piece(p, 0, 1, 1, 1, 0.f, 1.f, {1});
     add("one piece of two", pictures(p), "truncated pictures in tensor 't'");
-    p.clear();
-    put_varint(p, 1);
-    piece(p, 0, 1, 1, 1, 0.f, 1.f, {1});
-    add("too few samples", pictures(p), "pictures of 1 samples for 4 elements");
+    add("too few samples", pictures(single(0, 1, 1, 1, 0.f, 1.f, {1})), "pictures of 1 samples for 4 elements");
     p = ok;
     p.push_back(0);
     add("bytes after the pieces", pictures(p), "1 bytes after the last piece");
